@@ -1,0 +1,549 @@
+// The sans-I/O UDT connection: datagrams and time in, datagrams, deadlines and events out (quinn-proto style).
+
+import type { CoreConfig } from './config.js';
+import { errorForReason, InvalidOperationError, MessageTooLargeError, PeerClosedError, type CloseReason, type UdtError } from './errors.js';
+import { buildHandshake, ClientHandshake, RendezvousHandshake, type HandshakeLocal, type PeerParams } from './handshake.js';
+import {
+  CtrlType,
+  decodePacket,
+  HEADER_SIZE,
+  ipToBytes,
+  readU32,
+  ReqType,
+  writeEmptyControl,
+  writeHandshake,
+  type ControlPacket,
+  type Handshake,
+} from './packet.js';
+import type { ReceivedMessage } from './recv-buffer.js';
+import { Receiver } from './receiver.js';
+import { Sender } from './sender.js';
+import type { SlotPool } from './slot-pool.js';
+import { ConnectionCounters } from './stats.js';
+import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
+import { Timer, TimerTable } from './timers.js';
+
+export type ConnectionRole = 'client' | 'server' | 'rendezvous';
+export type ConnectionState = 'connecting' | 'connected' | 'closing' | 'closed';
+
+export type ConnectionEvent =
+  | { type: 'connected' }
+  | { type: 'readable' }
+  | { type: 'writable' }
+  | { type: 'message-dropped'; msgNo: number }
+  | { type: 'closed'; reason: CloseReason; error: UdtError | null };
+
+export interface ConnectionParams {
+  /** Our socket id (positive 31-bit). */
+  localSocketId: number;
+  /** Our initial sequence number (a server uses the client's). */
+  isn: number;
+  /** The peer's numeric address as we see it (for the handshake's peer-IP field). */
+  peerAddress: string;
+  now: number;
+  /** Shared slot pool for payload copies (when the engine's buffers are reused); optional. */
+  pool?: SlotPool | null;
+}
+
+const HANDSHAKE_RETRY_US = 250_000;
+const MIN_EXP_US = 300_000;
+const SYN_US = 10_000;
+
+export class Connection {
+  readonly counters = new ConnectionCounters();
+  readonly localSocketId: number;
+  readonly role: ConnectionRole;
+  state: ConnectionState = 'connecting';
+  peerSocketId = 0;
+  /** Negotiated max packet size (MSS), valid once connected. */
+  mss: number;
+  closeReason: CloseReason | null = null;
+  sender: Sender | null = null;
+  receiver: Receiver | null = null;
+  /** Set when the receive side can take no more (the app stopped reading). */
+  readonly startTime: number;
+  private readonly timers = new TimerTable();
+  private readonly events: ConnectionEvent[] = [];
+  private readonly hsLocal: HandshakeLocal;
+  private handshaker: ClientHandshake | RendezvousHandshake | null;
+  private hsDue = false;
+  private hsResponse: Handshake | null = null;
+  private hsReplyType = 0;
+  private shutdownDue = false;
+  private keepAliveDue = false;
+  private readablePending = false;
+  private writeBlocked = false;
+  private expCount = 1;
+  private lastRecvTime: number;
+  private lastSendTime: number;
+  private expBase: number;
+  private closeError: UdtError | null = null;
+  private readonly pool: SlotPool | null;
+
+  private constructor(
+    readonly config: CoreConfig,
+    role: ConnectionRole,
+    params: ConnectionParams,
+  ) {
+    this.role = role;
+    this.localSocketId = params.localSocketId;
+    this.mss = config.mss;
+    this.startTime = params.now;
+    this.lastRecvTime = params.now;
+    this.lastSendTime = params.now;
+    this.expBase = params.now;
+    this.pool = params.pool ?? null;
+    this.hsLocal = {
+      socketId: params.localSocketId,
+      isn: params.isn,
+      sockType: config.sockType,
+      mss: config.mss,
+      flowWindow: Math.min(config.rcvBufPackets, config.flowWindow),
+      peerIp: ipToBytes(params.peerAddress),
+    };
+    this.handshaker = role === 'client' ? new ClientHandshake(this.hsLocal) : role === 'rendezvous' ? new RendezvousHandshake(this.hsLocal) : null;
+  }
+
+  /** A client connecting to a listener. */
+  static connect(config: CoreConfig, params: ConnectionParams): Connection {
+    const c = new Connection(config, 'client', params);
+    c.startHandshake(params.now);
+    return c;
+  }
+
+  /** One side of a rendezvous connection. */
+  static rendezvous(config: CoreConfig, params: ConnectionParams): Connection {
+    const c = new Connection(config, 'rendezvous', params);
+    c.startHandshake(params.now);
+    return c;
+  }
+
+  /**
+   * The server side, created by a listener from a verified connection request. Uses the client's ISN for its own
+   * data (as libudt does) and queues the handshake response.
+   */
+  static accept(config: CoreConfig, params: Omit<ConnectionParams, 'isn'>, request: Handshake): Connection {
+    const c = new Connection(config, 'server', { ...params, isn: request.isn });
+    const mss = Math.min(request.mss, config.mss);
+    c.hsResponse = {
+      ...buildHandshake(c.hsLocal, ReqType.Response, request.cookie),
+      isn: request.isn,
+      mss,
+    };
+    c.hsDue = true;
+    c.establish(params.now, { peerSocketId: request.socketId, peerIsn: request.isn, mss, peerFlowWindow: request.flowWindow });
+    return c;
+  }
+
+  private startHandshake(now: number): void {
+    this.hsDue = true;
+    this.timers.set(Timer.HandshakeRetry, now + HANDSHAKE_RETRY_US);
+    this.timers.set(Timer.ConnectDeadline, now + this.config.connectTimeoutUs);
+  }
+
+  /** The handshake response a listener re-sends when the client repeats its request. */
+  resendHandshakeResponse(): void {
+    if (this.hsResponse && this.state !== 'closed') this.hsDue = true;
+  }
+
+  // ---- application side ----
+
+  /** Stream mode: queues as much of `data` as the send buffer takes; returns the byte count taken. */
+  write(data: Uint8Array, now: number): number {
+    const s = this.requireSender('write');
+    if (this.config.sockType !== 1) throw new InvalidOperationError('write() is for stream mode; use sendMessage()');
+    const wasIdle = s.buffer.packets === 0;
+    const n = s.buffer.writeStream(data);
+    if (n < data.length) this.writeBlocked = true;
+    if (n > 0) this.onQueued(now, wasIdle);
+    return n;
+  }
+
+  /** Message mode: queues one whole message (TTL in ms, -1 = forever); false when it does not fit right now. */
+  sendMessage(data: Uint8Array, now: number, ttlMs = -1, inOrder = true): boolean {
+    const s = this.requireSender('sendMessage');
+    if (this.config.sockType !== 2) throw new InvalidOperationError('sendMessage() is for message mode; use write()');
+    const max = s.buffer.maxPackets * s.buffer.payloadSize;
+    if (data.length > max) throw new MessageTooLargeError(data.length, max);
+    const wasIdle = s.buffer.packets === 0;
+    const deadline = ttlMs >= 0 ? now + ttlMs * 1000 : Infinity;
+    if (!s.buffer.writeMessage(data, deadline, inOrder)) {
+      this.writeBlocked = true;
+      return false;
+    }
+    this.onQueued(now, wasIdle);
+    return true;
+  }
+
+  /** Stream mode: up to `max` bytes received in order, or null. */
+  read(max = Infinity): Uint8Array | null {
+    const r = this.receiver;
+    if (!r) return null;
+    const out = r.buffer.readStream(max);
+    if (out) r.onAppRead();
+    return out;
+  }
+
+  /** Message mode: the next whole message, or null. */
+  readMessage(): ReceivedMessage | null {
+    const r = this.receiver;
+    if (!r) return null;
+    const m = r.buffer.readMessage();
+    this.drainDrops();
+    if (m) r.onAppRead();
+    return m;
+  }
+
+  /** Bytes (stream) ready to read now. */
+  get readableBytes(): number {
+    return this.receiver?.buffer.readableBytes ?? 0;
+  }
+
+  /** Packets the send buffer can still take. */
+  get sendBufferFreePackets(): number {
+    return this.sender ? this.sender.buffer.freePackets : 0;
+  }
+
+  /** Payload bytes queued and not yet acknowledged. */
+  get sendBufferedBytes(): number {
+    return this.sender?.buffer.bufferedBytes ?? 0;
+  }
+
+  /** Graceful close: deliver what is queued (up to the linger time), then SHUTDOWN once. */
+  close(now: number): void {
+    if (this.state === 'closed' || this.state === 'closing') return;
+    if (this.state === 'connecting') {
+      this.finish('local-close');
+      return;
+    }
+    this.state = 'closing';
+    this.timers.set(Timer.Linger, now + this.config.lingerUs);
+    this.checkClosingDone();
+  }
+
+  /** Immediate close: SHUTDOWN once if connected, drop everything. */
+  destroy(): void {
+    if (this.state === 'closed') return;
+    if (this.state !== 'connecting') this.shutdownDue = true;
+    this.finish('destroyed');
+  }
+
+  // ---- network side ----
+
+  /** One received datagram for this connection. `owned`: the bytes may be kept without copying. */
+  handleDatagram(now: number, buf: Uint8Array, off: number, len: number, owned = false): void {
+    const c = this.counters;
+    c.wireBytesRecv += len;
+    if (this.state === 'closed') return;
+    if (len < HEADER_SIZE) {
+      c.ctrlIgnored++;
+      return;
+    }
+    if ((buf[off] & 0x80) === 0) {
+      this.handleData(now, buf, off, len, owned);
+      return;
+    }
+    const pkt = decodePacket(buf, off, len);
+    if (pkt.kind === 'malformed' || pkt.kind === 'data') {
+      c.ctrlIgnored++;
+      return;
+    }
+    this.heard(now);
+    this.handleControl(now, pkt);
+  }
+
+  private heard(now: number): void {
+    this.lastRecvTime = now;
+    this.expCount = 1;
+    if (now > this.expBase) this.expBase = now;
+  }
+
+  private handleData(now: number, buf: Uint8Array, off: number, len: number, owned: boolean): void {
+    if (len === HEADER_SIZE) {
+      this.counters.ctrlIgnored++;
+      return;
+    }
+    if (this.state === 'connecting') {
+      const recorded = this.handshaker instanceof RendezvousHandshake ? this.handshaker.recorded : null;
+      if (!recorded) return;
+      this.establish(now, recorded);
+    }
+    const r = this.receiver!;
+    this.heard(now);
+    const seq = readU32(buf, off);
+    if (r.onData(now, seq, readU32(buf, off + 4), buf, off + HEADER_SIZE, len - HEADER_SIZE, owned)) {
+      if (r.buffer.readableBytes > 0 || r.buffer.hasReadyMessage) this.readablePending = true;
+    }
+  }
+
+  private handleControl(now: number, pkt: ControlPacket): void {
+    const c = this.counters;
+    if (pkt.kind === 'handshake') {
+      this.handleHandshake(now, pkt.hs);
+      return;
+    }
+    if (this.state === 'connecting') {
+      const recorded = this.handshaker instanceof RendezvousHandshake ? this.handshaker.recorded : null;
+      if (pkt.kind === 'keepalive' && recorded) this.establish(now, recorded);
+      else return;
+    }
+    const s = this.sender!;
+    const r = this.receiver!;
+    switch (pkt.kind) {
+      case 'keepalive':
+        c.pktRecvKeepAlive++;
+        break;
+      case 'ack': {
+        const freeBefore = s.buffer.freePackets;
+        if (pkt.light) s.onLightAck(pkt.ackNo);
+        else s.onFullAck(now, pkt.ackSeq, pkt.ackNo, pkt.rtt, pkt.avail, pkt.rate, pkt.capacity);
+        if (s.buffer.freePackets > freeBefore) this.onSendSpace();
+        this.checkClosingDone();
+        break;
+      }
+      case 'nak':
+        s.onNak(now, pkt.entries);
+        break;
+      case 'cwarn':
+        s.onCongestionWarning();
+        break;
+      case 'shutdown':
+        this.shutdownDue = false;
+        if (s.buffer.packets > 0) this.closeError = new PeerClosedError();
+        this.finish('peer-shutdown');
+        break;
+      case 'ack2':
+        c.pktRecvACK2++;
+        r.onAck2(now, pkt.ackSeq);
+        break;
+      case 'drop':
+        c.pktRecvDrop++;
+        if (this.config.sockType === 2) {
+          r.onMsgDrop(pkt.first, pkt.last, pkt.msgNo);
+          if (r.buffer.hasReadyMessage) this.readablePending = true;
+        } else {
+          c.ctrlIgnored++;
+        }
+        break;
+      case 'error':
+        this.shutdownDue = true;
+        this.finish('peer-error', String(pkt.code));
+        break;
+      case 'user':
+        s.cc.onUserPacket?.(pkt.extType, pkt.body);
+        break;
+    }
+  }
+
+  private handleHandshake(now: number, hs: Handshake): void {
+    if (this.state === 'connecting' && this.handshaker) {
+      const out = this.handshaker.onHandshake(hs);
+      if (out.kind === 'resend') this.hsDue = true;
+      else if (out.kind === 'failed') this.finish(out.reason);
+      else if (out.kind === 'established') this.establish(now, out.peer);
+      return;
+    }
+    if (this.state === 'closed') return;
+    // Already connected: answer a peer that is still handshaking (libudt does the same).
+    if (this.role === 'rendezvous' && hs.reqType !== ReqType.RendezvousConnected) this.hsReplyType = ReqType.RendezvousConnected;
+    else if (this.role !== 'rendezvous' && hs.reqType > 0) this.hsReplyType = ReqType.Response;
+  }
+
+  private establish(now: number, peer: PeerParams): void {
+    const cfg = this.config;
+    this.peerSocketId = peer.peerSocketId;
+    // libudt clients take the listener's MSS (already the min) and rendezvous peers take the peer's; we never
+    // exceed our own configured MSS so our buffers and the engine's slots always fit.
+    this.mss = Math.max(76, Math.min(peer.mss, cfg.mss));
+    const payloadSize = this.mss - 44;
+    this.sender = new Sender(this.counters, {
+      isn: this.hsLocal.isn,
+      mss: this.mss,
+      payloadSize,
+      bufferPackets: cfg.sndBufPackets,
+      peerFlowWindow: peer.peerFlowWindow,
+      maxBandwidth: cfg.maxBandwidth,
+      controller: cfg.makeController(),
+      random: cfg.rng,
+    });
+    this.receiver = new Receiver(
+      this.counters,
+      payloadSize,
+      cfg.rcvBufPackets,
+      peer.peerIsn,
+      cfg.sockType === 2,
+      this.pool,
+      cfg.periodicNak,
+    );
+    this.sender.start(now);
+    this.state = 'connected';
+    this.timers.clear(Timer.HandshakeRetry);
+    this.timers.clear(Timer.ConnectDeadline);
+    if (this.role !== 'server') this.hsDue = false;
+    this.lastRecvTime = now;
+    this.expBase = now;
+    this.events.push({ type: 'connected' });
+  }
+
+  private requireSender(op: string): Sender {
+    if (!this.sender || this.state === 'closed' || this.state === 'closing') {
+      throw new InvalidOperationError(`${op}() needs an open, connected socket (state: ${this.state})`);
+    }
+    return this.sender;
+  }
+
+  private onQueued(now: number, wasIdle: boolean): void {
+    if (wasIdle && now > this.expBase) this.expBase = now;
+    this.sender!.onNewData(now);
+  }
+
+  private onSendSpace(): void {
+    if (this.writeBlocked && this.sender!.buffer.freePackets > 0) {
+      this.writeBlocked = false;
+      this.events.push({ type: 'writable' });
+    }
+  }
+
+  private checkClosingDone(): void {
+    if (this.state === 'closing' && this.sender!.buffer.packets === 0) {
+      this.shutdownDue = true;
+      this.finish('local-close');
+    }
+  }
+
+  private finish(reason: CloseReason, detail?: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeReason = reason;
+    this.hsDue = false;
+    this.hsReplyType = 0;
+    this.keepAliveDue = false;
+    const error = this.closeError ?? errorForReason(reason, detail);
+    this.timers.clearAll();
+    this.drainDrops();
+    this.events.push({ type: 'closed', reason, error });
+  }
+
+  private drainDrops(): void {
+    const drops = this.receiver?.buffer.droppedMsgNos;
+    if (!drops || drops.length === 0) return;
+    for (const msgNo of drops) this.events.push({ type: 'message-dropped', msgNo });
+    this.counters.msgRecvDropped += drops.length;
+    drops.length = 0;
+  }
+
+  // ---- driver side ----
+
+  /** The next event, or undefined. */
+  pollEvent(): ConnectionEvent | undefined {
+    if (this.readablePending) {
+      this.readablePending = false;
+      this.events.push({ type: 'readable' });
+    }
+    return this.events.shift();
+  }
+
+  /** Exact time (µs) the connection next needs handleTimeout/pollTransmit, or Infinity. */
+  pollTimeout(): number {
+    if (this.hsDue || this.hsReplyType !== 0 || this.shutdownDue || this.keepAliveDue) return 0;
+    if (this.state === 'closed') return Infinity;
+    let t = this.timers.next();
+    if (this.state === 'connecting') return t;
+    const s = this.sender!;
+    const r = this.receiver!;
+    t = Math.min(t, r.nextDeadline(), s.nextDeadline(), this.lastRecvTime + this.config.idleTimeoutUs);
+    t = Math.min(t, this.lastSendTime + this.config.keepAliveUs);
+    if (s.hasUnacked) t = Math.min(t, this.expBase + this.expInterval());
+    return t;
+  }
+
+  private expInterval(): number {
+    const s = this.sender!;
+    return Math.max(this.expCount * (s.rtt + 4 * s.rttVar) + SYN_US, this.expCount * MIN_EXP_US);
+  }
+
+  /** Runs every timer that is due at `now`. */
+  handleTimeout(now: number): void {
+    if (this.state === 'closed') return;
+    const t = this.timers;
+    if (this.state === 'connecting') {
+      if (t.due(Timer.ConnectDeadline, now)) {
+        this.finish('connect-timeout');
+        return;
+      }
+      if (t.due(Timer.HandshakeRetry, now)) {
+        this.hsDue = true;
+        t.set(Timer.HandshakeRetry, now + HANDSHAKE_RETRY_US);
+      }
+      return;
+    }
+    if (now - this.lastRecvTime >= this.config.idleTimeoutUs) {
+      this.finish('peer-dead');
+      return;
+    }
+    if (t.due(Timer.Linger, now)) {
+      this.shutdownDue = true;
+      this.finish('linger-timeout');
+      return;
+    }
+    const s = this.sender!;
+    if (s.hasUnacked && now >= this.expBase + this.expInterval()) {
+      s.onExpTimeout(now);
+      this.expCount++;
+      this.expBase = now;
+    }
+    if (now >= this.lastSendTime + this.config.keepAliveUs) this.keepAliveDue = true;
+  }
+
+  /**
+   * Appends datagrams that are due by `now + horizon` to `out` (control first, then paced data). With horizon > 0
+   * data packets carry their intended send times in `out.sendAt` for a pacing engine.
+   */
+  pollTransmit(now: number, out: TransmitBuffer, horizon = 0): void {
+    const start = out.count;
+    if (this.hsDue || this.hsReplyType !== 0) this.writeHandshake(out);
+    if (this.state === 'connected' || this.state === 'closing') {
+      const s = this.sender!;
+      const dst = this.peerSocketId;
+      this.receiver!.pollControl(now, out, dst);
+      s.pollControl(out, dst);
+      s.pollData(now, horizon, out, dst, (now - this.startTime) >>> 0);
+      s.pollControl(out, dst);
+    }
+    if (this.keepAliveDue && out.count === start && out.count < out.capacity && this.state !== 'connecting') {
+      commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.KeepAlive, 0, this.peerSocketId), 0);
+      this.counters.pktSentKeepAlive++;
+    }
+    if (this.shutdownDue && out.count < out.capacity) {
+      commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.Shutdown, 0, this.peerSocketId), 0);
+      this.shutdownDue = false;
+    }
+    if (out.count > start) {
+      this.keepAliveDue = false;
+      this.lastSendTime = now;
+      for (let i = start; i < out.count; i++) this.counters.wireBytesSent += out.lengths[i];
+    }
+  }
+
+  private writeHandshake(out: TransmitBuffer): void {
+    if (out.count >= out.capacity) return;
+    let hs: Handshake;
+    let dst: number;
+    if (this.hsDue && this.state === 'connecting' && this.handshaker) {
+      hs = this.handshaker.request();
+      dst = this.handshaker.destination;
+    } else if (this.hsDue && this.hsResponse) {
+      hs = this.hsResponse;
+      dst = this.peerSocketId;
+    } else if (this.hsReplyType !== 0 && this.state !== 'connecting') {
+      hs = { ...buildHandshake(this.hsLocal, this.hsReplyType, 0), mss: this.mss };
+      dst = this.peerSocketId;
+    } else {
+      this.hsDue = false;
+      return;
+    }
+    this.hsDue = false;
+    this.hsReplyType = 0;
+    commitSlot(out, writeHandshake(out.buf, nextSlot(out), dst, hs), 0);
+  }
+}

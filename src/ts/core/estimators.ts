@@ -1,0 +1,84 @@
+// Receiver-side packet arrival speed and packet-pair link capacity estimators (spec §6.4).
+
+const ARRIVAL_WINDOW = 16;
+const PROBE_WINDOW = 64;
+
+/** The median libudt uses: the element at sorted position `window/2` among the first `window-1` entries. */
+function libudtMedian(values: Int32Array, scratch: Int32Array): number {
+  const n = values.length - 1;
+  for (let i = 0; i < n; i++) scratch[i] = values[i];
+  const part = scratch.subarray(0, n);
+  part.sort();
+  return part[values.length >> 1];
+}
+
+export class ArrivalSpeed {
+  private intervals = new Int32Array(ARRIVAL_WINDOW).fill(1_000_000);
+  private scratch = new Int32Array(ARRIVAL_WINDOW);
+  private next = 0;
+  private lastArrival = -1;
+
+  /** Records a data packet arrival at `now` (µs). */
+  onArrival(now: number): void {
+    if (this.lastArrival >= 0) {
+      this.intervals[this.next] = Math.min(0x7fffffff, Math.round(now - this.lastArrival));
+      this.next = (this.next + 1) % ARRIVAL_WINDOW;
+    }
+    this.lastArrival = now;
+  }
+
+  /** Packets per second, or 0 when too few intervals agree with the median. */
+  speed(): number {
+    const m = libudtMedian(this.intervals, this.scratch);
+    const lo = m >> 3;
+    const hi = m << 3;
+    let count = 0;
+    let sum = 0;
+    for (let i = 0; i < ARRIVAL_WINDOW; i++) {
+      const v = this.intervals[i];
+      if (v > lo && v < hi) {
+        count++;
+        sum += v;
+      }
+    }
+    if (count <= ARRIVAL_WINDOW >> 1) return 0;
+    const mean = Math.floor(sum / count);
+    return mean > 0 ? Math.ceil(1e6 / mean) : 0;
+  }
+}
+
+export class LinkCapacity {
+  private intervals = new Int32Array(PROBE_WINDOW).fill(1000);
+  private scratch = new Int32Array(PROBE_WINDOW);
+  private next = 0;
+  private probeStart = -1;
+
+  /** Records a data packet with sequence `seq` arriving at `now`: packets 16n and 16n+1 form a probe pair. */
+  onArrival(seq: number, now: number): void {
+    const low = seq & 0xf;
+    if (low === 0) {
+      this.probeStart = now;
+    } else if (low === 1 && this.probeStart >= 0) {
+      this.intervals[this.next] = Math.min(0x7fffffff, Math.round(now - this.probeStart));
+      this.next = (this.next + 1) % PROBE_WINDOW;
+    }
+  }
+
+  /** Packets per second, never 0. */
+  capacity(): number {
+    const m = libudtMedian(this.intervals, this.scratch);
+    const lo = m >> 3;
+    const hi = m << 3;
+    let count = 1;
+    let sum = m;
+    for (let i = 0; i < PROBE_WINDOW; i++) {
+      const v = this.intervals[i];
+      if (v > lo && v < hi) {
+        count++;
+        sum += v;
+      }
+    }
+    const mean = sum / count;
+    return mean > 0 ? Math.ceil(1e6 / mean) : 1_000_000;
+  }
+}

@@ -1,0 +1,327 @@
+// Receiver's packet store: slots by sequence number until the app reads them, as bytes or as whole messages.
+
+import { allocBytes, copyBytes } from './bytes.js';
+import { Boundary, MSG_BOUNDARY_SHIFT, MSG_INORDER_BIT, MSG_NO_MASK } from './packet.js';
+import { seqCmp, seqInc, seqOff } from './seq.js';
+import type { SlotPool } from './slot-pool.js';
+
+const EMPTY = 0;
+const FILLED = 1;
+const DROPPED = 2;
+const CONSUMED = 3;
+const MIN_CAP = 16;
+const SHRINK_ABOVE = 256;
+
+export const InsertResult = { Accepted: 0, Duplicate: 1, OutOfWindow: 2 } as const;
+
+export interface ReceivedMessage {
+  data: Uint8Array;
+  msgNo: number;
+  inOrder: boolean;
+}
+
+export class RecvBuffer {
+  /** Next sequence number the application will get. */
+  readSeq: number;
+  /** First sequence number at or after readSeq that has not arrived (nor been dropped). */
+  contigSeq: number;
+  /** Stream mode: bytes ready to read in order. */
+  readableBytes = 0;
+  /** Message numbers dropped (TTL or incomplete), in the order the reader passed them; drained by the connection. */
+  readonly droppedMsgNos: number[] = [];
+  private highest: number;
+  private cap = 0;
+  private mask = -1;
+  private head = 0;
+  private occupied = 0;
+  private readOffset = 0;
+  private lastDroppedMsgNo = -1;
+  private ready: number[] = [];
+  private bufs: (Uint8Array | null)[] = [];
+  private offs = new Int32Array(0);
+  private lens = new Int32Array(0);
+  private msgws = new Int32Array(0);
+  private states = new Uint8Array(0);
+  private slotIds = new Int32Array(0);
+
+  constructor(
+    readonly maxPackets: number,
+    isn: number,
+    readonly messageMode: boolean,
+    private readonly pool: SlotPool | null,
+  ) {
+    this.readSeq = isn;
+    this.contigSeq = isn;
+    this.highest = isn;
+  }
+
+  /** Slots in use between readSeq and the highest packet held. */
+  get occupiedSlots(): number {
+    return this.occupied;
+  }
+
+  /** Whether `seq` is within the window the buffer can hold. */
+  fits(seq: number): boolean {
+    const d = seqOff(this.readSeq, seq);
+    return d >= 0 && d < this.maxPackets - 1;
+  }
+
+  insert(seq: number, src: Uint8Array, off: number, len: number, msgw: number, owned: boolean): number {
+    const d = seqOff(this.readSeq, seq);
+    if (d < 0) return InsertResult.Duplicate;
+    if (d >= this.maxPackets - 1) return InsertResult.OutOfWindow;
+    if (d >= this.cap) this.resize(Math.min(nextPow2(d + 1), nextPow2(this.maxPackets)));
+    const idx = (this.head + d) & this.mask;
+    const st = this.states[idx];
+    if (st === FILLED || st === CONSUMED) return InsertResult.Duplicate;
+    if (st === DROPPED) {
+      // A drop request may cover one packet past its message (quirk Q6); a packet of another message may fill it.
+      if (((this.msgws[idx] ^ msgw) & MSG_NO_MASK) === 0) return InsertResult.Duplicate;
+    } else {
+      this.occupied++;
+    }
+    if (owned || !this.pool) {
+      this.bufs[idx] = owned ? src : src.slice(off, off + len);
+      this.offs[idx] = owned ? off : 0;
+      this.slotIds[idx] = -1;
+    } else {
+      const id = this.pool.take();
+      const view = this.pool.view(id);
+      copyBytes(src, off, len, view, 0);
+      this.bufs[idx] = view;
+      this.offs[idx] = 0;
+      this.slotIds[idx] = id;
+    }
+    this.lens[idx] = len;
+    this.msgws[idx] = msgw | 0;
+    this.states[idx] = FILLED;
+    const behind = seqCmp(seq, this.highest) < 0;
+    if (!behind) this.highest = seq;
+    if (seq === this.contigSeq) this.advanceContig();
+    if (this.messageMode && !(msgw & MSG_INORDER_BIT) && (behind || (msgw >>> MSG_BOUNDARY_SHIFT) & Boundary.Last)) {
+      this.noteIfComplete(d);
+    }
+    return InsertResult.Accepted;
+  }
+
+  /**
+   * Marks a message's packets in [first, last] dropped: empty slots, and held packets of that message.
+   * Returns how many slots changed.
+   */
+  markDropped(first: number, last: number, msgNo: number): number {
+    let changed = 0;
+    const lo = Math.max(0, seqOff(this.readSeq, first));
+    const hi = Math.min(seqOff(this.readSeq, last), this.maxPackets - 2);
+    if (hi >= this.cap) this.resize(Math.min(nextPow2(hi + 1), nextPow2(this.maxPackets)));
+    for (let d = lo; d <= hi; d++) {
+      const idx = (this.head + d) & this.mask;
+      const st = this.states[idx];
+      const same = (this.msgws[idx] & MSG_NO_MASK) === msgNo;
+      if (st === EMPTY || (st === FILLED && same)) {
+        if (st === EMPTY) this.occupied++;
+        else this.freeSlot(idx);
+        this.states[idx] = DROPPED;
+        this.msgws[idx] = msgNo;
+        changed++;
+      }
+    }
+    if (changed) {
+      const top = seqInc(this.readSeq, hi);
+      if (seqCmp(top, this.highest) > 0) this.highest = top;
+      this.advanceContig();
+    }
+    return changed;
+  }
+
+  /** Stream mode: up to `max` bytes in order, or null when none are ready. */
+  readStream(max = Infinity): Uint8Array | null {
+    if (this.readableBytes === 0 || max <= 0) return null;
+    const total = Math.min(max, this.readableBytes);
+    const out = allocBytes(total);
+    let pos = 0;
+    while (pos < total) {
+      const idx = this.head;
+      if (this.states[idx] !== FILLED) {
+        this.releaseHead();
+        continue;
+      }
+      const take = Math.min(this.lens[idx] - this.readOffset, total - pos);
+      copyBytes(this.bufs[idx]!, this.offs[idx] + this.readOffset, take, out, pos);
+      pos += take;
+      this.readOffset += take;
+      if (this.readOffset === this.lens[idx]) this.releaseHead();
+    }
+    this.readableBytes -= total;
+    this.maybeShrink();
+    return out;
+  }
+
+  /** Message mode: the next deliverable whole message, or null. Dropped messages are skipped and recorded. */
+  readMessage(): ReceivedMessage | null {
+    for (;;) {
+      if (this.occupied === 0) break;
+      const idx = this.head;
+      const st = this.states[idx];
+      if (st === EMPTY) break;
+      if (st !== FILLED) {
+        if (st === DROPPED) this.recordDrop(this.msgws[idx] & MSG_NO_MASK);
+        this.releaseHead();
+        continue;
+      }
+      const n = this.messageLengthAt(0);
+      if (n > 0) {
+        const msg = this.assemble(0, n);
+        for (let i = 0; i < n; i++) this.releaseHead();
+        this.maybeShrink();
+        return msg;
+      }
+      if (n === 0) break;
+      // Broken at the head (its start or a middle packet was dropped): discard what arrived of it.
+      this.recordDrop(this.msgws[idx] & MSG_NO_MASK);
+      for (let i = 0; i < -n; i++) this.releaseHead();
+    }
+    while (this.ready.length > 0) {
+      const d = seqOff(this.readSeq, this.ready.shift()!);
+      if (d < 0 || d >= this.cap) continue;
+      const n = this.messageLengthAt(d);
+      if (n <= 0) continue;
+      const msg = this.assemble(d, n);
+      for (let i = 0; i < n; i++) {
+        const idx = (this.head + d + i) & this.mask;
+        this.freeSlot(idx);
+        this.states[idx] = CONSUMED;
+      }
+      return msg;
+    }
+    return null;
+  }
+
+  /** Whether a message could be returned by readMessage (cheap check used for readable events). */
+  get hasReadyMessage(): boolean {
+    return this.ready.length > 0 || (this.occupied > 0 && this.states[this.head] !== EMPTY);
+  }
+
+  /**
+   * Length in packets of a complete message starting at offset d; 0 if still incomplete; -k if broken after k
+   * packets (a packet of it was dropped, belongs to another message, or the start is missing).
+   */
+  private messageLengthAt(d: number): number {
+    const first = (this.head + d) & this.mask;
+    const msgNo = this.msgws[first] & MSG_NO_MASK;
+    if (!(((this.msgws[first] >>> MSG_BOUNDARY_SHIFT) & Boundary.First))) return -1;
+    for (let k = 0; d + k < this.cap; k++) {
+      const idx = (this.head + d + k) & this.mask;
+      const st = this.states[idx];
+      if (st === EMPTY) return 0;
+      const b = (this.msgws[idx] >>> MSG_BOUNDARY_SHIFT) & 3;
+      if (st !== FILLED || (this.msgws[idx] & MSG_NO_MASK) !== msgNo || (k > 0 && b & Boundary.First)) return -Math.max(1, k);
+      if (b & Boundary.Last) return k + 1;
+    }
+    return 0;
+  }
+
+  /** After an out-of-order-deliverable packet arrives: queue its message if now complete and not at the head. */
+  private noteIfComplete(d: number): void {
+    let start = d;
+    const msgNo = this.msgws[(this.head + d) & this.mask] & MSG_NO_MASK;
+    while (start > 0) {
+      const idx = (this.head + start) & this.mask;
+      if ((this.msgws[idx] >>> MSG_BOUNDARY_SHIFT) & Boundary.First) break;
+      const prev = (this.head + start - 1) & this.mask;
+      if (this.states[prev] !== FILLED || (this.msgws[prev] & MSG_NO_MASK) !== msgNo) return;
+      start--;
+    }
+    if (start === 0 || this.messageLengthAt(start) <= 0) return;
+    this.ready.push(seqInc(this.readSeq, start));
+  }
+
+  private assemble(d: number, n: number): ReceivedMessage {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += this.lens[(this.head + d + i) & this.mask];
+    const data = allocBytes(total);
+    let pos = 0;
+    for (let i = 0; i < n; i++) {
+      const idx = (this.head + d + i) & this.mask;
+      copyBytes(this.bufs[idx]!, this.offs[idx], this.lens[idx], data, pos);
+      pos += this.lens[idx];
+    }
+    const w = this.msgws[(this.head + d) & this.mask];
+    return { data, msgNo: w & MSG_NO_MASK, inOrder: (w & MSG_INORDER_BIT) !== 0 };
+  }
+
+  private recordDrop(msgNo: number): void {
+    if (msgNo === this.lastDroppedMsgNo) return;
+    this.lastDroppedMsgNo = msgNo;
+    this.droppedMsgNos.push(msgNo);
+  }
+
+  private advanceContig(): void {
+    for (;;) {
+      const d = seqOff(this.readSeq, this.contigSeq);
+      if (d >= this.cap) return;
+      const idx = (this.head + d) & this.mask;
+      const st = this.states[idx];
+      if (st === EMPTY) return;
+      if (st === FILLED && !this.messageMode) this.readableBytes += this.lens[idx];
+      this.contigSeq = seqInc(this.contigSeq);
+    }
+  }
+
+  private freeSlot(idx: number): void {
+    if (this.slotIds[idx] >= 0) {
+      this.pool!.give(this.slotIds[idx]);
+      this.slotIds[idx] = -1;
+    }
+    this.bufs[idx] = null;
+  }
+
+  private releaseHead(): void {
+    const idx = this.head;
+    this.freeSlot(idx);
+    this.states[idx] = EMPTY;
+    this.occupied--;
+    this.head = (this.head + 1) & this.mask;
+    this.readSeq = seqInc(this.readSeq);
+    this.readOffset = 0;
+    if (seqCmp(this.contigSeq, this.readSeq) < 0) this.contigSeq = this.readSeq;
+  }
+
+  private maybeShrink(): void {
+    if (this.occupied === 0 && this.cap > SHRINK_ABOVE) this.resize(0);
+  }
+
+  private resize(newCap: number): void {
+    newCap = newCap === 0 ? 0 : Math.max(MIN_CAP, newCap);
+    const bufs: (Uint8Array | null)[] = new Array(newCap).fill(null);
+    const offs = new Int32Array(newCap);
+    const lens = new Int32Array(newCap);
+    const msgws = new Int32Array(newCap);
+    const states = new Uint8Array(newCap);
+    const slotIds = new Int32Array(newCap).fill(-1);
+    const keep = Math.min(this.cap, newCap);
+    for (let i = 0; i < keep; i++) {
+      const from = (this.head + i) & this.mask;
+      bufs[i] = this.bufs[from];
+      offs[i] = this.offs[from];
+      lens[i] = this.lens[from];
+      msgws[i] = this.msgws[from];
+      states[i] = this.states[from];
+      slotIds[i] = this.slotIds[from];
+    }
+    this.bufs = bufs;
+    this.offs = offs;
+    this.lens = lens;
+    this.msgws = msgws;
+    this.states = states;
+    this.slotIds = slotIds;
+    this.cap = newCap;
+    this.mask = newCap - 1;
+    this.head = 0;
+  }
+}
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

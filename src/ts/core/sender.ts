@@ -1,0 +1,267 @@
+// Sending half of a connection: paced (re)transmission, ACK/NAK processing, EXP go-back, TTL drops (spec §7).
+
+import type { CcState, CongestionController } from './congestion/controller.js';
+import { LossList } from './loss-list.js';
+import { CtrlType, MSG_NO_MASK, nakRanges, writeDataHeader, writeEmptyControl, writeMsgDrop } from './packet.js';
+import { RttEstimator } from './rtt.js';
+import { SendBuffer } from './send-buffer.js';
+import { seqCmp, seqDec, seqInc, seqOff } from './seq.js';
+import type { ConnectionCounters } from './stats.js';
+import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
+
+const MAX_PENDING_ACK2 = 64;
+
+export interface SenderSetup {
+  isn: number;
+  mss: number;
+  payloadSize: number;
+  bufferPackets: number;
+  /** The peer's handshake word 4: initial flow window and the CC's slow-start ceiling. */
+  peerFlowWindow: number;
+  maxBandwidth: number;
+  controller: CongestionController;
+  random: () => number;
+}
+
+export class Sender implements CcState {
+  readonly buffer: SendBuffer;
+  readonly loss = new LossList();
+  readonly cc: CongestionController;
+  readonly rttEstimator = new RttEstimator();
+  readonly mss: number;
+  readonly maxFlowWindow: number;
+  /** Largest sequence number sent. */
+  sndCurr: number;
+  /** Latest ACK number (full or light). */
+  sndLastAck: number;
+  /** Latest ACK number that released data. */
+  sndLastDataAck: number;
+  flowWindow: number;
+  recvRate = 16;
+  bandwidth = 1;
+  deliveredPackets = 0;
+  /** Lateness the pacer may make up in a burst, µs (set by the endpoint per engine). */
+  burstCreditUs = 2000;
+  private nextSendTime = 0;
+  private period = 1;
+  private pendingAck2: number[] = [];
+  private pendingDrops: number[] = [];
+  private readonly minPeriod: number;
+  readonly random: () => number;
+
+  constructor(
+    private readonly counters: ConnectionCounters,
+    setup: SenderSetup,
+  ) {
+    this.mss = setup.mss;
+    this.buffer = new SendBuffer(setup.payloadSize, setup.bufferPackets, setup.isn);
+    this.sndCurr = seqDec(setup.isn);
+    this.sndLastAck = setup.isn;
+    this.sndLastDataAck = setup.isn;
+    this.flowWindow = setup.peerFlowWindow;
+    this.maxFlowWindow = setup.peerFlowWindow;
+    this.minPeriod = setup.maxBandwidth > 0 ? (setup.mss * 1e6) / setup.maxBandwidth : 0;
+    this.random = setup.random;
+    this.cc = setup.controller;
+  }
+
+  /** Starts congestion control; call once the connection is established. */
+  start(now: number): void {
+    this.cc.init(this, now);
+    this.applyCc();
+    this.nextSendTime = now;
+  }
+
+  get rtt(): number {
+    return this.rttEstimator.rtt;
+  }
+
+  get rttVar(): number {
+    return this.rttEstimator.rttVar;
+  }
+
+  get flightSize(): number {
+    return seqOff(this.sndLastAck, seqInc(this.sndCurr));
+  }
+
+  /** Current inter-packet interval after the bandwidth cap, µs. */
+  get sendPeriod(): number {
+    return this.period;
+  }
+
+  /** Packets unacknowledged or unsent. */
+  get hasUnacked(): boolean {
+    return this.buffer.packets > 0;
+  }
+
+  private windowOpen(): boolean {
+    return this.flightSize < Math.min(this.flowWindow, Math.floor(this.cc.cwnd));
+  }
+
+  private hasDataToSend(): boolean {
+    return this.loss.size > 0 || (this.buffer.unsentPackets > 0 && this.windowOpen());
+  }
+
+  /** Next time the sender needs to run (µs), or Infinity. */
+  nextDeadline(): number {
+    if (this.pendingAck2.length > 0 || this.pendingDrops.length > 0) return 0;
+    return this.hasDataToSend() ? this.nextSendTime : Infinity;
+  }
+
+  /** New data was queued: an idle pacer starts from now, not from a stale time. */
+  onNewData(now: number): void {
+    if (this.buffer.unsentPackets > 0 && this.flightSize === 0 && this.loss.size === 0 && this.nextSendTime < now) {
+      this.nextSendTime = now;
+    }
+  }
+
+  onFullAck(now: number, ackSeq: number, ackNo: number, rtt: number, avail: number, rate: number, cap: number): void {
+    const c = this.counters;
+    c.pktRecvACK++;
+    if (this.pendingAck2.length < MAX_PENDING_ACK2) this.pendingAck2.push(ackSeq);
+    if (seqCmp(ackNo, seqInc(this.sndCurr)) > 0) {
+      c.ctrlIgnored++;
+      return;
+    }
+    if (seqCmp(ackNo, this.sndLastAck) >= 0) {
+      this.flowWindow = avail;
+      this.sndLastAck = ackNo;
+    }
+    if (seqCmp(ackNo, this.sndLastDataAck) <= 0) return;
+    this.deliveredPackets += seqOff(this.sndLastDataAck, ackNo);
+    this.buffer.ackTo(ackNo);
+    this.loss.removeBefore(ackNo);
+    this.sndLastDataAck = ackNo;
+    if (rtt > 0) this.rttEstimator.update(rtt);
+    if (rate > 0) this.recvRate = Math.floor((this.recvRate * 7 + rate) / 8);
+    if (cap > 0) this.bandwidth = Math.floor((this.bandwidth * 7 + cap) / 8);
+    this.cc.onAck(ackNo, now);
+    this.applyCc();
+  }
+
+  onLightAck(ackNo: number): void {
+    this.counters.pktRecvLightACK++;
+    if (seqCmp(ackNo, this.sndLastAck) < 0 || seqCmp(ackNo, seqInc(this.sndCurr)) > 0) return;
+    this.flowWindow -= seqOff(this.sndLastAck, ackNo);
+    this.sndLastAck = ackNo;
+  }
+
+  onNak(now: number, entries: ReadonlyArray<number>): void {
+    const c = this.counters;
+    c.pktRecvNAK++;
+    const ranges = nakRanges(entries);
+    if (!ranges) {
+      c.ctrlIgnored++;
+      return;
+    }
+    const valid: Array<[number, number]> = [];
+    for (const [a, b] of ranges) {
+      if (seqCmp(a, b) > 0 || seqCmp(b, this.sndCurr) > 0) {
+        c.ctrlIgnored++;
+        continue;
+      }
+      valid.push([a, b]);
+      if (seqCmp(b, this.sndLastAck) < 0) continue;
+      c.pktSndLoss += this.loss.insert(seqCmp(a, this.sndLastAck) < 0 ? this.sndLastAck : a, b);
+    }
+    if (valid.length === 0) return;
+    this.cc.onLoss(valid, now);
+    this.applyCc();
+    if (this.nextSendTime > now) this.nextSendTime = now;
+  }
+
+  /** The EXP timer fired. Returns false when nothing is outstanding (the caller sends a keep-alive). */
+  onExpTimeout(now: number): boolean {
+    if (this.buffer.packets === 0) return false;
+    if (this.flightSize > 0 && this.loss.size === 0) {
+      this.counters.pktSndLoss += this.loss.insert(this.sndLastAck, this.sndCurr);
+    }
+    this.counters.expTimeouts++;
+    this.cc.onTimeout(now);
+    this.applyCc();
+    this.nextSendTime = now;
+    return true;
+  }
+
+  /** A congestion warning: slow down by 1/8 (the next CC update overrides it, as in libudt). */
+  onCongestionWarning(): void {
+    this.period = Math.ceil(this.period * 1.125);
+  }
+
+  private applyCc(): void {
+    this.period = Math.max(this.cc.sendPeriod, this.minPeriod);
+  }
+
+  /** Writes pending ACK2s and message-drop requests. */
+  pollControl(out: TransmitBuffer, dst: number): void {
+    let i = 0;
+    for (; i < this.pendingAck2.length && out.count < out.capacity; i++) {
+      commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.Ack2, this.pendingAck2[i], dst), 0);
+      this.counters.pktSentACK2++;
+    }
+    if (i > 0) this.pendingAck2.splice(0, i);
+    let d = 0;
+    for (; d < this.pendingDrops.length && out.count < out.capacity; d += 3) {
+      const [msgNo, first, last] = [this.pendingDrops[d], this.pendingDrops[d + 1], this.pendingDrops[d + 2]];
+      commitSlot(out, writeMsgDrop(out.buf, nextSlot(out), dst, msgNo, first, last), 0);
+      this.counters.pktSentDrop++;
+    }
+    if (d > 0) this.pendingDrops.splice(0, d);
+  }
+
+  /** Writes data packets due by now + horizon, paced by the CC period. `ts` = µs since the connection began. */
+  pollData(now: number, horizon: number, out: TransmitBuffer, dst: number, ts: number): void {
+    const limit = now + horizon;
+    if (this.nextSendTime < now - this.burstCreditUs) this.nextSendTime = now - this.burstCreditUs;
+    const c = this.counters;
+    while (out.count < out.capacity && this.nextSendTime <= limit) {
+      let seq: number;
+      let retrans = false;
+      let idx: number;
+      if (this.loss.size > 0) {
+        seq = this.loss.popFirst();
+        idx = this.buffer.indexOf(seq);
+        if (idx < 0) continue;
+        if (this.buffer.isDropped(idx) || this.buffer.deadlineAt(idx) <= now) {
+          this.dropMessage(seq, idx);
+          continue;
+        }
+        retrans = true;
+      } else {
+        if (!this.windowOpen()) break;
+        seq = this.buffer.takeNew();
+        if (seq < 0) break;
+        idx = this.buffer.indexOf(seq);
+        this.sndCurr = seq;
+        if (this.buffer.deadlineAt(idx) <= now) {
+          this.dropMessage(seq, idx);
+          continue;
+        }
+      }
+      const at = nextSlot(out);
+      writeDataHeader(out.buf, at, seq, this.buffer.msgWordAt(idx), ts, dst);
+      const len = this.buffer.copyPayload(idx, out.buf, at + 16);
+      commitSlot(out, 16 + len, this.nextSendTime > now ? this.nextSendTime : 0);
+      c.pktSent++;
+      if (retrans) {
+        c.pktRetrans++;
+        c.bytesRetrans += len;
+      } else {
+        c.bytesSent += len;
+      }
+      if (this.cc.onPacketSent) this.cc.onPacketSent(seq, now, retrans);
+      if ((seq & 0xf) !== 0) this.nextSendTime += this.period;
+    }
+  }
+
+  /** Drops the (expired) message holding `seq` and queues a message-drop request for its exact range. */
+  private dropMessage(seq: number, idx: number): void {
+    const [first, last] = this.buffer.messageBounds(seq);
+    const wasDropped = this.buffer.isDropped(idx);
+    const top = this.buffer.dropRange(first, last);
+    if (seqCmp(top, this.sndCurr) > 0) this.sndCurr = top;
+    this.loss.removeRange(first, last);
+    if (!wasDropped) this.counters.msgSendDropped++;
+    this.pendingDrops.push(this.buffer.msgWordAt(idx) & MSG_NO_MASK, first, last);
+  }
+}
