@@ -38,6 +38,7 @@ export interface PathSetup {
   isn?: number;
   ownedProbability?: number;
   transmitCapacity?: number;
+  timerSlackUs?: number;
   traceSize?: number;
 }
 
@@ -58,7 +59,7 @@ export interface SimPair {
 /** A client host and a listening server host joined by a path; the client starts connecting at t=0. */
 export function createPair(setup: PathSetup): SimPair {
   const net = new Network({ seed: setup.seed, traceSize: setup.traceSize ?? 4000 });
-  const hostOpts = { ownedProbability: setup.ownedProbability, transmitCapacity: setup.transmitCapacity };
+  const hostOpts = { ownedProbability: setup.ownedProbability, transmitCapacity: setup.transmitCapacity, timerSlackUs: setup.timerSlackUs };
   const clientHost = new UdtHost(net, CLIENT_ADDR, { ...hostOpts, seed: setup.seed ^ 0x1111 });
   const serverHost = new UdtHost(net, SERVER_ADDR, { ...hostOpts, seed: setup.seed ^ 0x2222 });
   const [forward, backward] = net.setPath(CLIENT_ADDR, SERVER_ADDR, setup.link, setup.back ?? setup.link);

@@ -19,6 +19,11 @@ export interface UdtHostOptions {
   transmitCapacity?: number;
   /** Check buffer limits after every service. Default true. */
   checkInvariants?: boolean;
+  /**
+   * Wake up to this many µs after a future deadline (uniformly drawn), as a real event loop does; 0 (the default)
+   * wakes exactly at the deadline.
+   */
+  timerSlackUs?: number;
 }
 
 /** What the application side of a simulated host does; every hook runs at virtual time `now`. */
@@ -108,6 +113,7 @@ export class UdtHost implements SimNode {
   private readonly out: TransmitBuffer;
   private readonly ownedP: number;
   private readonly checkInvariants: boolean;
+  private readonly timerSlackUs: number;
   private scratch = new Uint8Array(2048);
 
   constructor(
@@ -118,6 +124,7 @@ export class UdtHost implements SimNode {
     this.rng = createRng(options.seed ?? 7);
     this.ownedP = options.ownedProbability ?? 0.5;
     this.checkInvariants = options.checkInvariants ?? true;
+    this.timerSlackUs = options.timerSlackUs ?? 0;
     this.out = createTransmitBuffer(options.transmitCapacity ?? 16, 65536);
     net.addNode(this);
   }
@@ -297,6 +304,7 @@ export class UdtHost implements SimNode {
       this.violations.push(`t=${now}: id=${conn.localSocketId} asked for ${hc.servicesAtTime} services at one instant`);
       next = now + 1;
     }
+    if (next > now && next !== Infinity && this.timerSlackUs > 0) next += this.rng() * this.timerSlackUs;
     this.arm(hc, Math.max(next, now));
   }
 
