@@ -443,15 +443,18 @@ export class Connection {
     return this.events.shift();
   }
 
-  /** Exact time (µs) the connection next needs handleTimeout/pollTransmit, or Infinity. */
-  pollTimeout(): number {
+  /**
+   * Exact time (µs) the connection next needs handleTimeout/pollTransmit, or Infinity. With a pacing engine, pass
+   * the same `horizon` as to pollTransmit: data due within it is reported that much earlier.
+   */
+  pollTimeout(horizon = 0): number {
     if (this.hsDue || this.hsReplyType !== 0 || this.shutdownDue || this.keepAliveDue) return 0;
     if (this.state === 'closed') return Infinity;
     let t = this.timers.next();
     if (this.state === 'connecting') return t;
     const s = this.sender!;
     const r = this.receiver!;
-    t = Math.min(t, r.nextDeadline(), s.nextDeadline(), this.lastRecvTime + this.config.idleTimeoutUs);
+    t = Math.min(t, r.nextDeadline(), s.nextDeadline() - horizon, this.lastRecvTime + this.config.idleTimeoutUs);
     t = Math.min(t, this.lastSendTime + this.config.keepAliveUs);
     if (s.hasUnacked) t = Math.min(t, this.expBase + this.expInterval());
     return t;
