@@ -480,7 +480,7 @@ export class Connection {
       }
       return;
     }
-    if (now - this.lastRecvTime >= this.config.idleTimeoutUs) {
+    if (now >= this.lastRecvTime + this.config.idleTimeoutUs) {
       this.finish('peer-dead');
       return;
     }

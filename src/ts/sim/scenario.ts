@@ -116,7 +116,7 @@ export function runStreamTransfer(setup: StreamTransferSetup): StreamTransferRes
   const data = patternBytes(setup.bytes, setup.seed ^ 0x5a5a);
   const writeChunk = setup.writeChunk ?? 65536;
   const readChunk = setup.readChunk ?? Infinity;
-  const r = { written: 0, read: 0, mismatchAt: -1, completedAt: -1, deliverableAtServerClose: -1, readAtClientClose: -1 };
+  const r = { written: 0, read: 0, mismatchAt: -1, completedAt: setup.bytes === 0 ? 0 : -1, deliverableAtServerClose: -1, readAtClientClose: -1 };
   const pair = createPair(setup);
   const { net } = pair;
   let closeCalled = false;

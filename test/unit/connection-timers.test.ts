@@ -1,0 +1,60 @@
+// Connection deadlines: handleTimeout at exactly pollTimeout() must always make progress, whatever the float times.
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from '../../src/ts/core/config.js';
+import { Connection } from '../../src/ts/core/connection.js';
+import { ipToBytes, type Handshake } from '../../src/ts/core/packet.js';
+import { createTransmitBuffer } from '../../src/ts/core/transmit.js';
+
+const request = (isn: number): Handshake => ({
+  version: 4,
+  sockType: 1,
+  isn,
+  mss: 1500,
+  flowWindow: 8192,
+  reqType: -1,
+  socketId: 4242,
+  cookie: 7,
+  peerIp: ipToBytes('10.0.0.2'),
+});
+
+/** Drives a connection with no peer from deadline to deadline; returns how it ended and any spins seen. */
+function driveAlone(conn: Connection, maxWakes = 10_000): { spins: number[]; wakes: number } {
+  const out = createTransmitBuffer(8, 1500);
+  const spins: number[] = [];
+  let wakes = 0;
+  for (; wakes < maxWakes; wakes++) {
+    const t = conn.pollTimeout();
+    if (t === Infinity) break;
+    conn.handleTimeout(t);
+    out.count = 0;
+    conn.pollTransmit(t, out);
+    while (conn.pollEvent());
+    if (out.count === 0 && conn.pollTimeout() <= t) {
+      spins.push(t);
+      if (spins.length > 3) break;
+    }
+  }
+  return { spins, wakes };
+}
+
+describe('connection deadlines', () => {
+  it('the idle time-out fires at its own deadline even when lastRecv + idle rounds down (float µs)', () => {
+    // 96232091.42710985 + 60e6 - 96232091.42710985 is 59999999.999999985 in binary64.
+    const start = 96232091.42710985;
+    const conn = Connection.accept(resolveConfig({ seed: 3, idleTimeout: 60_000 }), { localSocketId: 99, peerAddress: '10.0.0.1', now: start }, request(1000));
+    const { spins } = driveAlone(conn);
+    expect(spins).toEqual([]);
+    expect(conn.state).toBe('closed');
+    expect(conn.closeReason).toBe('peer-dead');
+  });
+
+  it('idle connections at many fractional start times never spin', () => {
+    for (let k = 0; k < 200; k++) {
+      const start = 1e6 * k + k * 0.1234567 + 96232091.42710985;
+      const conn = Connection.accept(resolveConfig({ seed: k, idleTimeout: 3_000, keepAliveInterval: 700 }), { localSocketId: 99, peerAddress: '10.0.0.1', now: start }, request(k));
+      const { spins } = driveAlone(conn);
+      expect(spins).toEqual([]);
+      expect(conn.closeReason).toBe('peer-dead');
+    }
+  });
+});
