@@ -87,6 +87,11 @@ export class UdtServer extends EventEmitter {
     return b ? { address: b.address, port: b.port, family: b.family } : null;
   }
 
+  /** The UDP endpoint's figures: engine counters and datagrams dropped as malformed, unknown or misaddressed. */
+  getStats(): ReturnType<Endpoint['stats']> | null {
+    return this.endpoint?.stats() ?? null;
+  }
+
   get listening(): boolean {
     return !!this.endpoint && this.endpoint.listening;
   }
