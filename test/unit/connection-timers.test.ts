@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/ts/core/config.js';
 import { Connection } from '../../src/ts/core/connection.js';
-import { ipToBytes, type Handshake } from '../../src/ts/core/packet.js';
+import { decodePacket, ipToBytes, type Handshake } from '../../src/ts/core/packet.js';
 import { createTransmitBuffer } from '../../src/ts/core/transmit.js';
+import { CLIENT_ADDR, createPair } from '../../src/ts/sim/index.js';
 
 const request = (isn: number): Handshake => ({
   version: 4,
@@ -56,5 +57,43 @@ describe('connection deadlines', () => {
       expect(spins).toEqual([]);
       expect(conn.closeReason).toBe('peer-dead');
     }
+  });
+});
+
+describe('EXP recovers a lost tail packet', () => {
+  it('even when the idle peer sends keep-alives more often than the EXP interval (RTT 1.6 s > keep-alive 1 s)', () => {
+    // Enough data for many RTT samples, so the EXP interval (RTT + 4 RTTVar + SYN) settles above 1 s.
+    const payload = new Uint8Array(300_000).map((_, i) => i & 255);
+    let lastDropped = false;
+    const pair = createPair({ seed: 2, link: { delayUs: 800_000, rateBps: 10e6 }, options: { connectTimeout: 30_000 } });
+    pair.net.tamper = (_now, from, _to, data) => {
+      const p = decodePacket(data);
+      // Drop the first transmission of the message's last packet: the receiver sees no gap, only EXP can help.
+      if (!lastDropped && from === CLIENT_ADDR && p.kind === 'data' && (p.boundary & 1) === 1) {
+        lastDropped = true;
+        return null;
+      }
+      return data;
+    };
+    let got = 0;
+    pair.clientHost.app = {
+      onService(hc, now) {
+        if (hc.conn.state === 'connected' && !hc.app.sent) {
+          hc.app.sent = true;
+          hc.conn.write(payload, now);
+        }
+      },
+    };
+    pair.serverHost.app = {
+      onService(hc) {
+        let d;
+        while ((d = hc.conn.read())) got += d.length;
+      },
+    };
+    pair.net.run({ until: 60_000_000 });
+    expect(pair.client.conn.sender!.rtt).toBeGreaterThan(1_000_000);
+    expect(lastDropped).toBe(true);
+    expect(got).toBe(payload.length);
+    expect(pair.client.conn.counters.expTimeouts).toBeGreaterThan(0);
   });
 });

@@ -248,7 +248,10 @@ export class Connection {
       c.ctrlIgnored++;
       return;
     }
-    this.heard(now);
+    // A keep-alive proves the peer alive but says nothing about our unacknowledged data: restarting EXP on it would
+    // stall a lost tail forever once the peer's keep-alive period is shorter than our EXP interval.
+    if (pkt.kind === 'keepalive') this.lastRecvTime = now;
+    else this.heard(now);
     this.handleControl(now, pkt);
   }
 

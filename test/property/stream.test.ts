@@ -1,0 +1,133 @@
+// Stream transfers over random lossy, reordering, duplicating, rate-limited paths: every byte arrives, in order, in time.
+import fc from 'fast-check';
+import { appendFileSync } from 'node:fs';
+import { describe, it } from 'vitest';
+import { seqInc, seqOff } from '../../src/ts/core/seq.js';
+import { runStreamTransfer, type LinkConfig, type SimPair } from '../../src/ts/sim/index.js';
+import { averageLoss, checkScenario, expectThat, isnArb, linkArb, optionsArb, type CaseOutcome } from './support.js';
+
+const MAX_PACKETS = 10_000;
+
+const caseArb = fc
+  .record({
+    seed: fc.integer({ min: 0, max: 0x7fffffff }),
+    size: fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 64 * 1024 }) },
+      { weight: 3, arbitrary: fc.integer({ min: 64 * 1024, max: 512 * 1024 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 1 << 20, max: 4 << 20 }) },
+    ),
+    isn: isnArb,
+    link: linkArb(),
+    back: linkArb(),
+    options: optionsArb,
+    serverMss: fc.option(fc.integer({ min: 76, max: 1500 }), { freq: 4 }),
+    writeChunk: fc.constantFrom(1, 700, 1456, 65536, 1 << 20),
+    slowReader: fc.option(fc.record({ everyUs: fc.integer({ min: 1000, max: 200_000 }), chunk: fc.integer({ min: 1, max: 100_000 }) }), { freq: 4 }),
+    ownedProbability: fc.double({ min: 0, max: 1, noNaN: true }),
+    transmitCapacity: fc.integer({ min: 1, max: 32 }),
+  })
+  .map((c) => {
+    const payload = Math.min(c.options.mss!, c.serverMss ?? Infinity) - 44;
+    const size = Math.min(c.size, MAX_PACKETS * payload);
+    const writeChunk = Math.max(c.writeChunk, Math.ceil(size / 2000));
+    const slowReader = c.slowReader ? { ...c.slowReader, chunk: Math.max(c.slowReader.chunk, Math.ceil(size / 200)) } : null;
+    return { ...c, size, writeChunk, slowReader };
+  });
+
+type Case = ReturnType<(typeof caseArb)['generate']>['value'];
+
+/**
+ * Virtual time by which the last byte must have been read, µs. Built from the parts of a transfer:
+ * - connecting: up to 12 handshake rounds of 250 ms retries, plus 4 RTTs;
+ * - serialization of every packet at the slower bottleneck, doubled for retransmissions and packet pairs;
+ * - the rate UDT native CC can hold under loss: each new congestion period cuts the rate by at most 1.125^5 ≈ 1.8, and
+ *   between periods the rate grows by at least 0.01 packets per 10 ms (100 packets/s per second). A period starts
+ *   at most every RTT + 1/(loss·rate), which gives the floor r with 0.44·r² = 100·(RTT·r + 1/loss); the bound takes
+ *   a quarter of it (the loss flag skips increases, retransmissions are lost again, EXP backs off). Jitter reorders,
+ *   and UDT NAKs every gap at once, so a jittery path is budgeted like 30% loss;
+ * - the slow reader's schedule; and a fixed 30 s for EXP back-off after bursts and the final ACK/close exchange.
+ */
+export function timeBound(c: Case): number {
+  const payload = Math.min(c.options.mss!, c.serverMss ?? Infinity) - 44;
+  const packets = Math.max(1, Math.ceil(c.size / payload));
+  const oneWay = (l: LinkConfig) => (l.delayUs ?? 0) + (l.jitterUs ?? 0);
+  const rtt = Math.max(10_000, oneWay(c.link) + oneWay(c.back)) + 10_000;
+  const reorders = (c.link.jitterUs ?? 0) > 0 || (c.back.jitterUs ?? 0) > 0;
+  const loss = Math.max(averageLoss(c.link), averageLoss(c.back), reorders ? 0.3 : 0.001);
+  const connect = 12 * 250_000 + 4 * rtt;
+  const rate = c.link.rateBps || Infinity;
+  const serialize = (2 * packets * (payload + 44) * 8 * 1e6) / rate;
+  const r = (100 * (rtt / 1e6) + Math.sqrt((100 * (rtt / 1e6)) ** 2 + (4 * 0.44 * 100) / loss)) / (2 * 0.44);
+  const lossRateTime = (packets / (1 - loss) / (r / 4)) * 1e6;
+  const reader = c.slowReader ? (Math.ceil(c.size / c.slowReader.chunk) + 1) * c.slowReader.everyUs : 0;
+  return connect + serialize + lossRateTime + reader + 30_000_000;
+}
+
+function runCase(c: Case): CaseOutcome {
+  const bound = timeBound(c);
+  const t0 = performance.now();
+  const idle = c.options.idleTimeout! * 1000;
+  let pair: SimPair | null = null;
+  const r = runStreamTransfer({
+    seed: c.seed,
+    bytes: c.size,
+    isn: c.isn,
+    link: c.link,
+    back: c.back,
+    options: c.options,
+    serverOptions: c.serverMss ? { mss: c.serverMss } : undefined,
+    writeChunk: c.writeChunk,
+    readChunk: c.slowReader?.chunk,
+    readEveryUs: c.slowReader?.everyUs,
+    ownedProbability: c.ownedProbability,
+    transmitCapacity: c.transmitCapacity,
+    until: bound + 2 * idle,
+    onSetup: (p) => (pair = p),
+  });
+  const p = r.pair;
+  const problems: string[] = [];
+  const client = p.client;
+  const server = p.server();
+  expectThat(problems, r.mismatchAt < 0, `byte ${r.mismatchAt} read differs from the byte written`);
+  expectThat(problems, r.written === c.size, `wrote ${r.written} of ${c.size} bytes`);
+  expectThat(problems, r.read === c.size, `read ${r.read} of ${c.size} bytes`);
+  expectThat(problems, r.completedAt >= 0 && r.completedAt <= bound, `last byte read at ${r.completedAt} µs, bound ${Math.round(bound)} µs`);
+  expectThat(problems, r.run.end === 'idle', `run ended '${r.run.end}' at ${r.run.now} µs with events still queued`);
+  expectThat(problems, p.spins() === 0, `${p.spins()} spins (a due wake that sent nothing and kept its deadline)`);
+  for (const v of p.violations().slice(0, 5)) problems.push(`invariant: ${v}`);
+  expectThat(problems, client.closeReason === 'local-close' && client.closeError === null, `client closed with ${client.closeReason} ${client.closeError?.code ?? ''}`);
+  if (!server) {
+    problems.push('the listener never accepted a connection');
+    if (process.env.UDT_PROP_STATS) appendFileSync(process.env.UDT_PROP_STATS, JSON.stringify({ c, bound, completedAt: r.completedAt, newPackets, retrans: sc.pktRetrans, exp: sc.expTimeouts, ms: performance.now() - t0 }) + '\n');
+  return { problems, pair, facts: { bound } };
+  }
+  expectThat(problems, server.closeReason === 'peer-shutdown' || server.closeReason === 'peer-dead', `server closed with ${server.closeReason}`);
+  expectThat(problems, r.deliverableAtServerClose === c.size, `server could read ${r.deliverableAtServerClose} of ${c.size} bytes when it saw 'closed'`);
+  expectThat(problems, r.readAtClientClose <= c.size, 'client closed before its data was read');
+  const sc = client.conn.counters;
+  const rc = server.conn.counters;
+  const s = client.conn.sender!;
+  const isn = c.isn;
+  const newPackets = seqOff(isn, seqInc(s.sndCurr));
+  const needed = Math.ceil(c.size / s.buffer.payloadSize);
+  expectThat(problems, newPackets >= needed, `sent ${newPackets} new packets for ${needed} packets of data`);
+  expectThat(problems, sc.pktSent === newPackets + sc.pktRetrans, `pktSent ${sc.pktSent} != new ${newPackets} + retransmitted ${sc.pktRetrans}`);
+  expectThat(problems, sc.bytesSent === c.size, `bytesSent ${sc.bytesSent} != ${c.size}`);
+  expectThat(problems, sc.pktRetrans <= sc.pktSndLoss, `retransmitted ${sc.pktRetrans} > loss-list insertions ${sc.pktSndLoss}`);
+  expectThat(problems, rc.bytesRecv === c.size, `receiver bytesRecv ${rc.bytesRecv} != ${c.size}`);
+  expectThat(problems, rc.pktRecv >= newPackets, `receiver pktRecv ${rc.pktRecv} < ${newPackets} packets needed`);
+  expectThat(problems, rc.pktRecv <= server.dataIn, `receiver counted ${rc.pktRecv} data packets but was handed ${server.dataIn}`);
+  expectThat(problems, rc.pktRecv === newPackets + rc.pktRecvDup + rc.pktRecvBeyondWindow, 'receiver pktRecv != new + duplicate + beyond-window');
+  expectThat(problems, server.dataIn <= p.forward.counters.delivered, 'more data handed to the server than the link delivered');
+  for (const [name, link, cfg] of [['forward', p.forward, c.link], ['backward', p.backward, c.back]] as const) {
+    if (cfg.queuePackets !== undefined && link.counters.maxQueuePackets > cfg.queuePackets) problems.push(`${name} queue reached ${link.counters.maxQueuePackets} > ${cfg.queuePackets}`);
+  }
+  if (process.env.UDT_PROP_STATS) appendFileSync(process.env.UDT_PROP_STATS, JSON.stringify({ c, bound, completedAt: r.completedAt, newPackets, retrans: sc.pktRetrans, exp: sc.expTimeouts, ms: performance.now() - t0 }) + '\n');
+  return { problems, pair, facts: { bound: Math.round(bound), completedAt: r.completedAt, newPackets, retrans: sc.pktRetrans, exp: sc.expTimeouts } };
+}
+
+describe('property: stream transfer over a random path', () => {
+  it('delivers every byte in order within the time bound; buffers, queues and counters stay consistent', () => {
+    checkScenario(caseArb, runCase);
+  });
+});
