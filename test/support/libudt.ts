@@ -31,6 +31,7 @@ export function libudtStatus(): LibudtStatus {
 }
 
 function probeLibudt(): LibudtStatus {
+  if (process.env.UDT_SKIP_LIBUDT) return { available: false, reason: 'UDT_SKIP_LIBUDT is set' };
   if (process.platform !== 'linux') return { available: false, reason: `libudt interop runs on Linux only (this is ${process.platform})` };
   if (!existsSync(HEADER)) return { available: false, reason: `${HEADER} not found: install Debian's libudt-dev` };
   if (!LIBRARY_DIRS.some((d) => existsSync(join(d, 'libudt.so')))) {
