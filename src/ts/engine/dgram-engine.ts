@@ -1,62 +1,349 @@
-// Minimal node:dgram engine (placeholder until the full DgramEngine with backpressure and buffer sizing lands).
+// DgramEngine: the always-available engine on node:dgram (one datagram per receive batch, bounded send queue).
+
 import dgram from 'node:dgram';
-import type { Engine, EngineHandlers, EngineOpenOptions, BoundInfo, TxBatch, RxBatch, PeerAddress, EngineStats } from './engine.js';
 import { nowUs } from '../endpoint/clock.js';
+import type { BoundInfo, Engine, EngineHandlers, EngineOpenOptions, EngineStats, PeerAddress, RxBatch, TxBatch } from './engine.js';
+import { CLOSE_DRAIN_MS, DEFAULT_SOCKET_BUFFER, EARLY_SLACK_US } from './defaults.js';
+import { engineError } from './errors.js';
+import { PeerBook } from './peer-book.js';
+
+const BLOCKS = 8;
+const BLOCK_CAP = 64;
+
+/** Numeric addresses only: answering synchronously lets `send()` reach libuv in the same tick (no dns.lookup). */
+function numericLookup(address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, address.includes(':') ? 6 : 4);
+}
+
+interface UdpHandle {
+  recvStart(): number;
+  recvStop(): number;
+}
+
+/** The socket's libuv handle, to stop reading while paused (node:dgram has no public pause). */
+function udpHandle(sock: dgram.Socket): UdpHandle | null {
+  const sym = Object.getOwnPropertySymbols(sock).find((s) => s.description === 'state symbol');
+  const state = sym ? (sock as unknown as Record<symbol, { handle?: UdpHandle }>)[sym] : undefined;
+  const h = state?.handle;
+  return h && typeof h.recvStart === 'function' && typeof h.recvStop === 'function' ? h : null;
+}
 
 export class DgramEngine implements Engine {
   readonly kind = 'dgram' as const;
-  private sock!: dgram.Socket;
-  private handlers!: EngineHandlers;
-  private peers: PeerAddress[] = [];
-  private keys = new Map<string, number>();
-  private batch!: TxBatch;
-  private rx: RxBatch = { count: 1, buf: Buffer.alloc(0), offsets: new Int32Array(1), lengths: new Int32Array(1), peers: new Int32Array(1), owned: true, now: 0 };
-  private st = { sent: 0, recv: 0 };
-  private inflight = 0;
-  private drained: (() => void) | null = null;
+  private sock: dgram.Socket | null = null;
+  private handlers: EngineHandlers | null = null;
+  private peers!: PeerBook;
+  private bound: BoundInfo | null = null;
+  private closing: Promise<void> | null = null;
+  private refed = true;
+  private paused = false;
+  private droppedWhilePaused = 0;
+
+  private blocks: TxBatch[] = [];
+  /** Sends of block i that node has not called back yet (its memory may still be read until then). */
+  private readonly pending = new Int32Array(BLOCKS);
+  private readonly sentCallbacks: ((err: Error | null) => void)[] = [];
+  private reserved: TxBatch | null = null;
+  /** Block counters: [freeHead, sendHead) sent but awaiting callbacks, [sendHead, tail) queued, tail = next to reserve. */
+  private freeHead = 0;
+  private sendHead = 0;
+  private sendPos = 0;
+  private tail = 0;
+  private wantWritable = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
+
+  private readonly rx: RxBatch = {
+    count: 1,
+    buf: Buffer.alloc(0),
+    offsets: new Int32Array(1),
+    lengths: new Int32Array(1),
+    peers: new Int32Array(1),
+    owned: true,
+    now: 0,
+  };
+
+  private readonly st = {
+    datagramsSent: 0,
+    datagramsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    sendErrors: 0,
+    sendWouldBlock: 0,
+    sendCalls: 0,
+    recvCalls: 0,
+    droppedOnClose: 0,
+    lastSendError: null as string | null,
+  };
+
   async open(o: EngineOpenOptions, h: EngineHandlers): Promise<BoundInfo> {
+    if (this.sock) throw engineError('ERR_UDT_ENGINE_STATE', 'engine already open');
     this.handlers = h;
-    const stride = o.maxDatagram;
-    this.batch = { buf: Buffer.alloc(64 * stride), stride, capacity: 64, count: 0, lengths: new Int32Array(64), peers: new Int32Array(64), sendAt: new Float64Array(64) };
-    this.sock = dgram.createSocket({ type: o.type });
-    this.sock.on('message', (msg, rinfo) => {
-      this.st.recv++;
-      this.rx.buf = msg; this.rx.lengths[0] = msg.length; this.rx.offsets[0] = 0;
-      this.rx.peers[0] = this.peer(rinfo.address, rinfo.port); this.rx.now = nowUs();
-      h.onReceive(this.rx);
-    });
-    await new Promise<void>((res, rej) => { this.sock.once('error', rej); this.sock.bind(o.port ?? 0, o.address, () => res()); });
-    const a = this.sock.address();
-    return { address: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4', sndBufGranted: 0, rcvBufGranted: 0 };
-  }
-  peer(address: string, port: number): number {
-    const k = `${address}|${port}`;
-    let h = this.keys.get(k);
-    if (h === undefined) { h = this.peers.length; this.peers.push({ address, port, family: address.includes(':') ? 'IPv6' : 'IPv4' }); this.keys.set(k, h); }
-    return h;
-  }
-  peerAddress(h: number): PeerAddress { return this.peers[h]; }
-  releasePeer(): void {}
-  txReserve(): TxBatch | null { this.batch.count = 0; return this.batch; }
-  txCommit(b: TxBatch): void {
-    for (let i = 0; i < b.count; i++) {
-      const p = this.peers[b.peers[i]];
-      this.inflight++;
-      this.sock.send(Buffer.from(b.buf.subarray(i * b.stride, i * b.stride + b.lengths[i])), p.port, p.address, () => {
-        if (--this.inflight === 0) this.drained?.();
+    const family = o.type === 'udp6' ? 'IPv6' : 'IPv4';
+    this.peers = new PeerBook(family, !!o.ipv6Only);
+    this.setupBlocks(o.maxDatagram);
+    const sock = dgram.createSocket({ type: o.type, ipv6Only: !!o.ipv6Only, reuseAddr: false, lookup: numericLookup as never });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error & { code?: string }) => {
+        sock.close();
+        reject(engineError('ERR_UDT_ENGINE_BIND', `bind ${err.code ?? ''}: ${err.message}`, err));
+      };
+      sock.once('error', onError);
+      sock.bind({ port: o.port ?? 0, address: o.address, exclusive: true }, () => {
+        sock.off('error', onError);
+        resolve();
       });
-      this.st.sent++;
-    }
-    b.count = 0;
+    });
+    this.sock = sock;
+    sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    sock.on('error', (err) => this.handlers?.onError(engineError('ERR_UDT_ENGINE_SOCKET', err.message, err)));
+    const a = sock.address();
+    this.bound = {
+      address: a.address,
+      port: a.port,
+      family,
+      sndBufGranted: this.sizeBuffer(true, o.sndBuf ?? DEFAULT_SOCKET_BUFFER),
+      rcvBufGranted: this.sizeBuffer(false, o.rcvBuf ?? DEFAULT_SOCKET_BUFFER),
+    };
+    if (!this.refed) sock.unref();
+    return { ...this.bound };
   }
-  txAvailable(): number { return 64; }
-  stats(): EngineStats { return { engine: 'dgram', sendPath: 'dgram', pacing: 'burst', datagramsSent: this.st.sent, datagramsReceived: this.st.recv, bytesSent: 0, bytesReceived: 0, sendErrors: 0, sendWouldBlock: 0, sendCalls: 0, recvCalls: 0, sndBufGranted: 0, rcvBufGranted: 0 }; }
-  pauseReceive(): void {}
-  resumeReceive(): void {}
-  ref(): void { this.sock.ref(); }
-  unref(): void { this.sock.unref(); }
-  async close(): Promise<void> {
-    if (this.inflight > 0) await new Promise<void>((r) => (this.drained = r));
-    await new Promise<void>((r) => this.sock.close(() => r()));
+
+  private setupBlocks(maxDatagram: number): void {
+    const stride = Math.ceil(maxDatagram / 64) * 64;
+    const slab = new ArrayBuffer(BLOCKS * BLOCK_CAP * stride);
+    for (let b = 0; b < BLOCKS; b++) {
+      this.blocks.push({
+        buf: Buffer.from(slab, b * BLOCK_CAP * stride, BLOCK_CAP * stride),
+        stride,
+        capacity: BLOCK_CAP,
+        count: 0,
+        lengths: new Int32Array(BLOCK_CAP),
+        peers: new Int32Array(BLOCK_CAP),
+        sendAt: new Float64Array(BLOCK_CAP),
+      });
+      this.sentCallbacks.push((err) => this.onSent(b, err));
+    }
+  }
+
+  private sizeBuffer(send: boolean, bytes: number): number {
+    const s = this.sock!;
+    try {
+      if (send) s.setSendBufferSize(bytes);
+      else s.setRecvBufferSize(bytes);
+    } catch {
+      // the kernel refused (e.g. above wmem_max without privileges); report what we have
+    }
+    try {
+      return send ? s.getSendBufferSize() : s.getRecvBufferSize();
+    } catch {
+      return 0;
+    }
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.paused) {
+      this.droppedWhilePaused++;
+      return;
+    }
+    const rx = this.rx;
+    rx.buf = msg;
+    rx.lengths[0] = msg.length;
+    rx.peers[0] = this.peers.intern(rinfo.address, rinfo.port);
+    rx.now = nowUs();
+    this.st.datagramsReceived++;
+    this.st.bytesReceived += msg.length;
+    this.st.recvCalls++;
+    this.handlers!.onReceive(rx);
+  }
+
+  peer(address: string, port: number): number {
+    if (!this.peers) throw engineError('ERR_UDT_ENGINE_STATE', 'engine not open');
+    return this.peers.intern(this.peers.normalize(address, port), port);
+  }
+
+  peerAddress(handle: number): PeerAddress {
+    const a = this.peers?.get(handle);
+    if (!a) throw engineError('ERR_UDT_ENGINE_PEER', `unknown peer handle ${handle}`);
+    return a;
+  }
+
+  releasePeer(handle: number): void {
+    this.peers?.release(handle);
+  }
+
+  txReserve(): TxBatch | null {
+    if (this.reserved) return this.reserved;
+    if (!this.sock || this.closing) return null;
+    if (this.tail - this.freeHead >= BLOCKS) {
+      this.wantWritable = true;
+      return null;
+    }
+    const b = this.blocks[this.tail % BLOCKS];
+    b.count = 0;
+    this.reserved = b;
+    return b;
+  }
+
+  txCommit(batch: TxBatch): void {
+    if (batch !== this.reserved) throw engineError('ERR_UDT_ENGINE_TX', 'txCommit without a reserved batch');
+    this.reserved = null;
+    if (batch.count <= 0 || !this.sock) return;
+    if (batch.count > BLOCK_CAP) throw engineError('ERR_UDT_ENGINE_TX', 'batch count out of range');
+    this.tail++;
+    this.pump(false);
+  }
+
+  txAvailable(): number {
+    if (!this.sock || this.closing) return 0;
+    return (BLOCKS - (this.tail - this.freeHead)) * BLOCK_CAP - (this.reserved ? this.reserved.count : 0);
+  }
+
+  /** Sends queued datagrams that are due (all of them when `flush`), in order; schedules a timer for the next one. */
+  private pump(flush: boolean): void {
+    const sock = this.sock!;
+    const wasQueued = sock.getSendQueueCount() > 0;
+    let now = nowUs();
+    while (this.sendHead !== this.tail) {
+      const blk = this.sendHead % BLOCKS;
+      const b = this.blocks[blk];
+      while (this.sendPos < b.count) {
+        const i = this.sendPos;
+        const at = b.sendAt[i];
+        if (!flush && at > now + EARLY_SLACK_US) {
+          now = nowUs();
+          if (at > now + EARLY_SLACK_US) {
+            this.schedule(at, now);
+            this.noteWouldBlock(wasQueued);
+            return;
+          }
+        }
+        this.sendPos++;
+        this.sendOne(b, blk, i);
+      }
+      this.sendHead++;
+      this.sendPos = 0;
+    }
+    this.noteWouldBlock(wasQueued);
+    this.releaseBlocks();
+  }
+
+  private sendOne(b: TxBatch, blk: number, i: number): void {
+    const len = b.lengths[i];
+    const p = this.peers.get(b.peers[i]);
+    if (!p || len < 0 || len > b.stride) {
+      this.st.sendErrors++;
+      return;
+    }
+    this.pending[blk]++;
+    this.st.sendCalls++;
+    this.st.datagramsSent++;
+    this.st.bytesSent += len;
+    this.sock!.send(b.buf, i * b.stride, len, p.port, p.address, this.sentCallbacks[blk]);
+  }
+
+  private noteWouldBlock(wasQueued: boolean): void {
+    if (!wasQueued && this.sock!.getSendQueueCount() > 0) this.st.sendWouldBlock++;
+  }
+
+  private schedule(at: number, now: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.sock && !this.closing) this.pump(false);
+      this.signalWritable();
+    }, Math.max(1, Math.ceil((at - now) / 1000)));
+    if (!this.refed) this.timer.unref();
+  }
+
+  private onSent(blk: number, err: Error | null): void {
+    this.pending[blk]--;
+    if (err) {
+      this.st.sendErrors++;
+      this.st.datagramsSent--;
+      this.st.lastSendError = (err as Error & { code?: string }).code ?? err.message;
+    }
+    this.releaseBlocks();
+    this.signalWritable();
+  }
+
+  private releaseBlocks(): void {
+    while (this.freeHead !== this.sendHead && this.pending[this.freeHead % BLOCKS] === 0) this.freeHead++;
+  }
+
+  private signalWritable(): void {
+    if (this.wantWritable && this.sock && !this.closing && this.tail - this.freeHead < BLOCKS) {
+      this.wantWritable = false;
+      this.handlers!.onWritable();
+    }
+  }
+
+  stats(): EngineStats & { droppedOnClose: number; receiveDroppedWhilePaused: number; lastSendError: string | null; peers: number } {
+    return {
+      engine: 'dgram',
+      sendPath: 'dgram',
+      pacing: 'burst',
+      datagramsSent: this.st.datagramsSent,
+      datagramsReceived: this.st.datagramsReceived,
+      bytesSent: this.st.bytesSent,
+      bytesReceived: this.st.bytesReceived,
+      sendErrors: this.st.sendErrors,
+      sendWouldBlock: this.st.sendWouldBlock,
+      sendCalls: this.st.sendCalls,
+      recvCalls: this.st.recvCalls,
+      sndBufGranted: this.bound?.sndBufGranted ?? 0,
+      rcvBufGranted: this.bound?.rcvBufGranted ?? 0,
+      droppedOnClose: this.st.droppedOnClose,
+      receiveDroppedWhilePaused: this.droppedWhilePaused,
+      lastSendError: this.st.lastSendError,
+      peers: this.peers?.size ?? 0,
+    };
+  }
+
+  pauseReceive(): void {
+    if (this.paused || !this.sock) return;
+    this.paused = true;
+    udpHandle(this.sock)?.recvStop();
+  }
+
+  resumeReceive(): void {
+    if (!this.paused || !this.sock) return;
+    this.paused = false;
+    udpHandle(this.sock)?.recvStart();
+  }
+
+  ref(): void {
+    this.refed = true;
+    this.sock?.ref();
+    this.timer?.ref();
+  }
+
+  unref(): void {
+    this.refed = false;
+    this.sock?.unref();
+    this.timer?.unref();
+  }
+
+  /** Sends what is already queued (ignoring sendAt), waits up to CLOSE_DRAIN_MS for node to finish, then closes. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    const sock = this.sock;
+    if (!sock) return (this.closing = Promise.resolve());
+    this.closing = (async () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.reserved = null;
+      this.pump(true);
+      const deadline = Date.now() + CLOSE_DRAIN_MS;
+      while (this.freeHead !== this.sendHead && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      for (let b = this.freeHead; b !== this.sendHead; b++) this.st.droppedOnClose += this.pending[b % BLOCKS];
+      await new Promise<void>((r) => sock.close(() => r()));
+      this.sock = null;
+    })();
+    return this.closing;
   }
 }
