@@ -42,7 +42,7 @@ async function sendNumbered(from: Endpoint, port: number, count: number, host = 
   }
 }
 
-async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+async function until(check: () => boolean, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check() && Date.now() < deadline) await sleep(5);
 }
@@ -71,8 +71,12 @@ describe('LossyRelay', () => {
     const impairment = { loss: 0.1, dupRate: 0.1, reorderRate: 0.1, reorderDelayMs: [1, 5] as const };
     const { relay, port } = await relayTo(target, { seed: 7, ...impairment });
     await sendNumbered(client, port, 1000);
-    await until(() => relay.stats().queued === 0 && client.received.length === relay.stats().toClient.forwarded, 3000);
-    await sleep(50);
+    const settled = () => {
+      const now = relay.stats();
+      const echoedAll = now.toClient.received === now.toTarget.forwarded && target.received.length === now.toTarget.forwarded;
+      return now.toTarget.received === 1000 && now.queued === 0 && echoedAll && client.received.length === now.toClient.forwarded;
+    };
+    await until(settled);
     const s = relay.stats();
     for (const dir of [s.toTarget, s.toClient]) {
       expect(dir.forwarded + dir.overflowed).toBe(dir.received - dir.dropped + dir.duplicated);
