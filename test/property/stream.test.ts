@@ -4,7 +4,7 @@ import { appendFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { seqInc, seqOff } from '../../src/ts/core/seq.js';
 import { runStreamTransfer, type LinkConfig, type SimPair } from '../../src/ts/sim/index.js';
-import { averageLoss, checkScenario, expectThat, isnArb, linkArb, optionsArb, type CaseOutcome } from './support.js';
+import { checkScenario, expectThat, isnArb, linkArb, optionsArb, transferTimeBound, type CaseOutcome } from './support.js';
 
 const MAX_PACKETS = 10_000;
 
@@ -36,35 +36,10 @@ const caseArb = fc
 
 type Case = ReturnType<(typeof caseArb)['generate']>['value'];
 
-/**
- * Virtual time by which the last byte must have been read, µs. Built from the parts of a transfer:
- * - connecting: up to 12 handshake rounds of 250 ms retries, plus 4 RTTs;
- * - serialization of every packet at the slower bottleneck, doubled for retransmissions and packet pairs;
- * - the rate UDT native CC can hold under loss: each new congestion period cuts the rate by at most 1.125^5 ≈ 1.8, and
- *   between periods the rate grows by at least 0.01 packets per 10 ms (100 packets/s per second). A period starts
- *   at most every RTT + 1/(loss·rate), which gives the floor r with 0.44·r² = 100·(RTT·r + 1/loss); the bound takes
- *   a quarter of it (the loss flag skips increases, retransmissions are lost again, EXP backs off). Jitter reorders,
- *   and UDT NAKs every gap at once, so a jittery path is budgeted like 30% loss;
- * - the slow reader's schedule; and a fixed 30 s for EXP back-off after bursts and the final ACK/close exchange.
- */
-export function timeBound(c: Case): number {
-  const payload = Math.min(c.options.mss!, c.serverMss ?? Infinity) - 44;
-  const packets = Math.max(1, Math.ceil(c.size / payload));
-  const oneWay = (l: LinkConfig) => (l.delayUs ?? 0) + (l.jitterUs ?? 0);
-  const rtt = Math.max(10_000, oneWay(c.link) + oneWay(c.back)) + 10_000;
-  const reorders = (c.link.jitterUs ?? 0) > 0 || (c.back.jitterUs ?? 0) > 0;
-  const loss = Math.max(averageLoss(c.link), averageLoss(c.back), reorders ? 0.3 : 0.001);
-  const connect = 12 * 250_000 + 4 * rtt;
-  const rate = c.link.rateBps || Infinity;
-  const serialize = (2 * packets * (payload + 44) * 8 * 1e6) / rate;
-  const r = (100 * (rtt / 1e6) + Math.sqrt((100 * (rtt / 1e6)) ** 2 + (4 * 0.44 * 100) / loss)) / (2 * 0.44);
-  const lossRateTime = (packets / (1 - loss) / (r / 4)) * 1e6;
-  const reader = c.slowReader ? (Math.ceil(c.size / c.slowReader.chunk) + 1) * c.slowReader.everyUs : 0;
-  return connect + serialize + lossRateTime + reader + 30_000_000;
-}
-
 function runCase(c: Case): CaseOutcome {
-  const bound = timeBound(c);
+  const payload = Math.min(c.options.mss!, c.serverMss ?? Infinity) - 44;
+  const reader = c.slowReader ? (Math.ceil(c.size / c.slowReader.chunk) + 1) * c.slowReader.everyUs : 0;
+  const bound = transferTimeBound({ packets: Math.ceil(c.size / payload), payload, link: c.link, back: c.back, extraUs: reader });
   const t0 = performance.now();
   const idle = c.options.idleTimeout! * 1000;
   let pair: SimPair | null = null;
@@ -98,7 +73,6 @@ function runCase(c: Case): CaseOutcome {
   expectThat(problems, client.closeReason === 'local-close' && client.closeError === null, `client closed with ${client.closeReason} ${client.closeError?.code ?? ''}`);
   if (!server) {
     problems.push('the listener never accepted a connection');
-    if (process.env.UDT_PROP_STATS) appendFileSync(process.env.UDT_PROP_STATS, JSON.stringify({ c, bound, completedAt: r.completedAt, newPackets, retrans: sc.pktRetrans, exp: sc.expTimeouts, ms: performance.now() - t0 }) + '\n');
   return { problems, pair, facts: { bound } };
   }
   expectThat(problems, server.closeReason === 'peer-shutdown' || server.closeReason === 'peer-dead', `server closed with ${server.closeReason}`);

@@ -6,9 +6,13 @@ import type { SimPair } from '../../src/ts/sim/scenario.js';
 
 /** Runs per property: UDT_PROP_RUNS overrides the default of 200. */
 export const RUNS = Math.max(1, Number(process.env.UDT_PROP_RUNS ?? 200) | 0);
-/** Replays one fast-check seed (as printed by a failure). */
-export const SEED = process.env.UDT_PROP_SEED === undefined ? undefined : Number(process.env.UDT_PROP_SEED);
-/** With UDT_PROP_SEED, the counterexample path to replay just the failing case. */
+/**
+ * fast-check seed: fixed by default so CI runs are reproducible; UDT_PROP_SEED=<n> replays a printed failure and
+ * UDT_PROP_SEED=random explores new cases.
+ */
+const SEED_ENV = process.env.UDT_PROP_SEED ?? '20261124';
+export const SEED = SEED_ENV === 'random' ? undefined : Number(SEED_ENV);
+/** With a seed, the counterexample path replays just the failing case. */
 const PATH = process.env.UDT_PROP_PATH;
 /** Trace lines printed for a failing case. */
 const TRACE_LINES = Number(process.env.UDT_PROP_TRACE ?? 80);
@@ -116,3 +120,39 @@ export const optionsArb: fc.Arbitrary<ConnectionOptions> = fc.record({
 
 /** An initial sequence number: anywhere, or just before the 31-bit wrap. */
 export const isnArb = fc.oneof(fc.integer({ min: 0, max: 0x7fffffff }), fc.integer({ min: 0x7fffffff - 4000, max: 0x7fffffff }));
+
+export interface TransferShape {
+  packets: number;
+  /** Payload bytes per packet (negotiated MSS - 44). */
+  payload: number;
+  link: LinkConfig;
+  back: LinkConfig;
+  /** Time the application itself adds (a slow reader's schedule), µs. */
+  extraUs?: number;
+}
+
+/**
+ * Virtual time by which a transfer must be complete, µs. Built from the parts of a transfer:
+ * - connecting: up to 12 handshake rounds of 250 ms retries, plus 4 RTTs;
+ * - serialization of every packet at the bottleneck, doubled for retransmissions and packet pairs;
+ * - the rate UDT native CC can hold under loss: each new congestion period cuts the rate by at most 1.125^5 ≈ 1.8, and
+ *   between periods the rate grows by at least 0.01 packets per 10 ms (100 packets/s per second). A period starts
+ *   at most every RTT + 1/(loss·rate), which gives the floor r with 0.44·r² = 100·(RTT·r + 1/loss); the bound takes
+ *   a sixth of it (the loss flag skips increases, retransmissions are lost again, EXP goes back N and backs off; over
+ *   4000 random cases the slowest goodput seen was a quarter of r, with small windows and 30% loss). Jitter reorders,
+ *   and UDT NAKs every gap at once, so a jittery path is budgeted like 30% loss;
+ * - the application's own delays; and a fixed 30 s for EXP back-off after bursts and the final ACK/close exchange.
+ */
+export function transferTimeBound(t: TransferShape): number {
+  const packets = Math.max(1, t.packets);
+  const oneWay = (l: LinkConfig) => (l.delayUs ?? 0) + (l.jitterUs ?? 0);
+  const rtt = Math.max(10_000, oneWay(t.link) + oneWay(t.back)) + 10_000;
+  const reorders = (t.link.jitterUs ?? 0) > 0 || (t.back.jitterUs ?? 0) > 0;
+  const loss = Math.max(averageLoss(t.link), averageLoss(t.back), reorders ? 0.3 : 0.001);
+  const connect = 12 * 250_000 + 4 * rtt;
+  const rate = t.link.rateBps || Infinity;
+  const serialize = (2 * packets * (t.payload + 44) * 8 * 1e6) / rate;
+  const r = (100 * (rtt / 1e6) + Math.sqrt((100 * (rtt / 1e6)) ** 2 + (4 * 0.44 * 100) / loss)) / (2 * 0.44);
+  const lossRateTime = (packets / (1 - loss) / (r / 6)) * 1e6;
+  return connect + serialize + lossRateTime + (t.extraUs ?? 0) + 30_000_000;
+}

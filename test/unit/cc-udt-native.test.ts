@@ -1,6 +1,6 @@
 // UDT native congestion control (spec §9) stepped by hand through a fake CcState.
 import { describe, expect, it } from 'vitest';
-import type { CcState } from '../../src/ts/core/congestion/controller.js';
+import type { CcState, CongestionController } from '../../src/ts/core/congestion/controller.js';
 import { UdtNativeController } from '../../src/ts/core/congestion/udt-native.js';
 
 const RC = 10_000;
@@ -23,9 +23,9 @@ class FakeState implements CcState {
   }
 }
 
-function setup(over: Partial<FakeState> = {}): { cc: UdtNativeController; s: FakeState } {
+function setup(over: Partial<FakeState> = {}): { cc: CongestionController; s: FakeState } {
   const s = Object.assign(new FakeState(), over);
-  const cc = new UdtNativeController();
+  const cc: CongestionController = new UdtNativeController();
   cc.init(s, 0);
   return { cc, s };
 }
@@ -34,7 +34,7 @@ function setup(over: Partial<FakeState> = {}): { cc: UdtNativeController; s: Fak
 const incOf = (p0: number, p1: number) => RC * (1 / p1 - 1 / p0);
 
 /** Leaves slow start through an ACK (cwnd > maxFlowWindow) with period 1e6/recvRate, then one increase step. */
-function afterSlowStart(bandwidth: number, recvRate = 1000): { cc: UdtNativeController; s: FakeState; now: number } {
+function afterSlowStart(bandwidth: number, recvRate = 1000): { cc: CongestionController; s: FakeState; now: number } {
   const { cc, s } = setup({ maxFlowWindow: 16, recvRate, bandwidth });
   s.sndCurr = ISN + 10;
   cc.onAck(ISN + 10, RC);

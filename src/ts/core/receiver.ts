@@ -104,6 +104,10 @@ export class Receiver {
   /** A message-drop request: forget the range, and skip over it if it joins the received data. */
   onMsgDrop(first: number, last: number, msgNo: number): void {
     if (seqCmp(first, last) > 0 || seqOff(this.rcvLastAck, last) < 0) return;
+    // Only the part inside the receive window can be marked; the rest is NAKed later and the sender drops it again.
+    const windowEnd = seqInc(this.buffer.readSeq, this.buffer.maxPackets - 2);
+    if (seqCmp(last, windowEnd) > 0) last = windowEnd;
+    if (seqCmp(first, last) > 0) return;
     this.buffer.markDropped(first, last, msgNo);
     this.loss.removeRange(first, last);
     if (seqCmp(first, seqInc(this.rcvCurr)) <= 0 && seqCmp(last, this.rcvCurr) > 0) this.rcvCurr = last;
