@@ -39,6 +39,25 @@ export class ByteReader {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
   }
 
+  /** One line without its newline (at most `max` bytes), or null if the stream ends first. */
+  async line(max: number): Promise<string | null> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    for (;;) {
+      const b = await this.chunk(max + 1 - got);
+      if (!b) return null;
+      const nl = b.indexOf(10);
+      if (nl >= 0) {
+        if (nl + 1 < b.length) this.leftover = this.leftover ? Buffer.concat([b.subarray(nl + 1), this.leftover]) : b.subarray(nl + 1);
+        parts.push(b.subarray(0, nl));
+        return Buffer.concat(parts).toString('utf8');
+      }
+      parts.push(b);
+      got += b.length;
+      if (got > max) throw new Error(`line longer than ${max} bytes`);
+    }
+  }
+
   /** Stops iterating (the stream is destroyed). */
   async close(): Promise<void> {
     await this.it.return?.();
