@@ -489,6 +489,16 @@ class PatternSource {
     *len = static_cast<int>(std::min<size_t>(*len, pattern_.size() - start));
     return &pattern_[start];
   }
+  // Copies `len` bytes of the stream starting at `offset` into `dst`, wrapping around the pattern as needed.
+  void fill(int64_t offset, char* dst, int len) const {
+    while (len > 0) {
+      int piece = len;
+      std::memcpy(dst, at(offset, &piece), piece);
+      dst += piece;
+      offset += piece;
+      len -= piece;
+    }
+  }
 
  private:
   std::vector<char> pattern_;
@@ -618,17 +628,8 @@ Outcome sendPattern(Connection& c, int64_t total) {
   std::unique_ptr<char[]> msg(c.o.dgram ? new char[unit] : nullptr);
   for (int64_t off = 0; off < total;) {
     int len = static_cast<int>(std::min<int64_t>(unit, total - off));
-    const char* data;
-    if (c.o.dgram) {
-      for (int filled = 0; filled < len;) {
-        int piece = len - filled;
-        std::memcpy(msg.get() + filled, pattern.at(off + filled, &piece), piece);
-        filled += piece;
-      }
-      data = msg.get();
-    } else {
-      data = pattern.at(off, &len);
-    }
+    const char* data = msg ? msg.get() : pattern.at(off, &len);
+    if (msg) pattern.fill(off, msg.get(), len);
     Outcome r = sendBuffer(c, data, len);
     if (!r.isOk()) return r;
     off += len;
@@ -695,6 +696,8 @@ std::string recvPath(const Options& o, int index) {
 // of at least the libudt death threshold means the peer died rather than closed).
 Outcome judgeReceive(Connection& c, const Outcome& ended) {
   if (ended.kind == Outcome::Error) return ended;
+  if (c.o.expectBytes && c.bytesRecv > *c.o.expectBytes)
+    return Outcome::error(-1, "received " + std::to_string(c.bytesRecv) + " bytes, more than expected");
   if (c.o.hasExpectation()) {
     if (c.receiveComplete()) return Outcome::ok();
     return Outcome::broken(ended.code ? ended.code : kConnLost, "connection ended before the expected data arrived");
@@ -893,7 +896,9 @@ void startWatchdog(double seconds) {
   if (seconds <= 0) return;
   std::thread([seconds] {
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    fail(kExitMaxTime, -2, "--max-time of " + std::to_string(seconds) + " s exceeded");
+    char message[64];
+    std::snprintf(message, sizeof message, "--max-time of %g s exceeded", seconds);
+    fail(kExitMaxTime, -2, message);
   }).detach();
 }
 
