@@ -1,10 +1,9 @@
-// Pacer: the send thread. Consumes the block ring in order, waits for each datagram's sendAt, batches what is due.
+// Pacer: the send thread. Scans the queued blocks for due datagrams, sends them in batches, frees blocks in order.
 #include "pacer.h"
 
 #include <cerrno>
 #include <chrono>
 #include <poll.h>
-#include <vector>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -21,10 +20,18 @@ inline void cpuRelax() {
   asm volatile("yield");
 #endif
 }
+constexpr int64_t kNever = INT64_MAX;
 }  // namespace
 
 Pacer::Pacer(TxRing* ring, int fd, PathState* path, Stats* stats, PacerTuning tuning, PacerHooks hooks)
-    : ring_(ring), fd_(fd), path_(path), stats_(stats), tuning_(tuning), hooks_(hooks) {}
+    : ring_(ring),
+      fd_(fd),
+      path_(path),
+      stats_(stats),
+      tuning_(tuning),
+      hooks_(hooks),
+      items_(Sender::kMaxItems),
+      itemSlots_(Sender::kMaxItems) {}
 
 Pacer::~Pacer() {
   stop(false);
@@ -36,8 +43,8 @@ void Pacer::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void Pacer::wake() {
-  if (sleeping_.load(std::memory_order_seq_cst)) {
+void Pacer::wake(int64_t minDue) {
+  if (sleeping_.load(std::memory_order_seq_cst) && minDue < wakeTarget_.load(std::memory_order_seq_cst)) {
     std::lock_guard<std::mutex> lk(mu_);
     cv_.notify_one();
   }
@@ -70,7 +77,7 @@ void Pacer::publish() {
   }
 }
 
-// Moves the cursor past rejected slots and finished blocks, publishing each finished block.
+// Moves the head past sent or rejected slots and frees (publishes) every block that has nothing left.
 void Pacer::settle(uint32_t c) {
   bool moved = false;
   while (cons_ != c) {
@@ -88,35 +95,83 @@ void Pacer::settle(uint32_t c) {
   if (moved) publish();
 }
 
-void Pacer::advance(size_t items, uint32_t c) {
-  while (items > 0 && cons_ != c) {
-    settle(c);
-    if (cons_ == c) break;
-    pos_++;
-    items--;
+// Collects up to kMaxItems due datagrams in commit order, skipping (not stopping at) ones scheduled later.
+Pacer::Scan Pacer::gather(uint32_t c, int64_t now, int64_t shift, bool drain) {
+  const int64_t limit = now + tuning_.earlyUs;
+  auto due = [&](int64_t d) { return drain || d == 0 || d + shift <= limit; };
+  Scan r{0, kNever};
+  for (uint32_t b = cons_; b != c && r.n < Sender::kMaxItems; b++) {
+    TxBlock& blk = ring_->blocks[ring_->blockOf(b)];
+    if (!due(blk.minDue)) {
+      if (blk.minDue < r.nextDue) r.nextDue = blk.minDue;
+      continue;
+    }
+    int64_t left = kNever;
+    uint32_t i = b == cons_ ? pos_ : blk.start;
+    for (; i < blk.count; i++) {
+      TxSlot& s = ring_->slot(b, i);
+      if (s.len == TxSlot::kSkip) continue;
+      if (s.due < left) left = s.due;
+      if (!due(s.due)) {
+        if (s.due < r.nextDue) r.nextDue = s.due;
+        continue;
+      }
+      if (r.n == Sender::kMaxItems) break;
+      items_[r.n] = TxItem{ring_->payload(b, i), s.len, &s.addr};
+      itemSlots_[r.n] = &s;
+      r.n++;
+    }
+    if (i == blk.count) blk.minDue = left;
   }
-  settle(c);
+  return r;
 }
 
-void Pacer::waitForWork() {
-  std::unique_lock<std::mutex> lk(mu_);
-  sleeping_.store(true, std::memory_order_seq_cst);
-  cv_.wait(lk, [this] {
-    return ring_->committed.load(std::memory_order_seq_cst) != cons_ || stopNow_.load() || drain_.load();
-  });
-  sleeping_.store(false, std::memory_order_relaxed);
+void Pacer::account(const SendOutcome& o, int64_t sentAt) {
+  uint64_t paced = 0;
+  uint64_t lateSum = 0;
+  uint64_t lateMax = 0;
+  for (size_t k = 0; k < o.done; k++) {
+    TxSlot* s = itemSlots_[k];
+    if (s->due != 0) {
+      uint64_t late = sentAt > s->due ? static_cast<uint64_t>(sentAt - s->due) : 0;
+      paced++;
+      lateSum += late;
+      if (late > lateMax) lateMax = late;
+    }
+    s->len = TxSlot::kSkip;
+  }
+  if (paced) {
+    Stats::add(stats_->pacedCount, paced);
+    Stats::add(stats_->pacedLateSumUs, lateSum);
+    Stats::max(stats_->pacedLateMaxUs, lateMax);
+  }
 }
 
-void Pacer::sleepUntil(int64_t t) {
+void Pacer::sleepUntil(int64_t t, uint32_t c) {
   int64_t now = monoUs();
   if (t - now > tuning_.spinUs) {
     std::unique_lock<std::mutex> lk(mu_);
-    auto until = std::chrono::steady_clock::time_point(std::chrono::microseconds(t - tuning_.spinUs));
-    cv_.wait_until(lk, until, [this] { return stopNow_.load() || drain_.load(); });
+    wakeTarget_.store(t, std::memory_order_seq_cst);
+    sleeping_.store(true, std::memory_order_seq_cst);
+    auto until = t == kNever ? std::chrono::steady_clock::time_point::max()
+                             : std::chrono::steady_clock::time_point(std::chrono::microseconds(t - tuning_.spinUs));
+    auto woken = [this, c] {
+      return ring_->committed.load(std::memory_order_seq_cst) != c || stopNow_.load() || drain_.load();
+    };
+    if (t == kNever) {
+      cv_.wait(lk, woken);
+    } else {
+      cv_.wait_until(lk, until, woken);
+    }
+    sleeping_.store(false, std::memory_order_relaxed);
+    wakeTarget_.store(kNever, std::memory_order_relaxed);
     return;
   }
   while (monoUs() < t) {
-    if (stopNow_.load(std::memory_order_relaxed) || drain_.load(std::memory_order_relaxed)) return;
+    if (stopNow_.load(std::memory_order_relaxed) || drain_.load(std::memory_order_relaxed) ||
+        ring_->committed.load(std::memory_order_relaxed) != c) {
+      return;
+    }
     cpuRelax();
   }
 }
@@ -149,9 +204,8 @@ void Pacer::run() {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 #endif
   Sender sender(fd_, path_, stats_);
-  std::vector<TxItem> items(Sender::kMaxItems);
-  std::vector<int64_t> dues(Sender::kMaxItems);
   int64_t shift = 0;
+  int64_t nextDue = kNever;
   for (;;) {
     if (stopNow_.load(std::memory_order_acquire)) break;
     bool drain = drain_.load(std::memory_order_acquire);
@@ -160,57 +214,28 @@ void Pacer::run() {
     if (cons_ == c) {
       if (drain) break;
       shift = 0;
-      waitForWork();
+      nextDue = kNever;
+      sleepUntil(kNever, c);
       continue;
     }
     int64_t now = monoUs();
-    const TxSlot& head = ring_->slot(cons_, pos_);
-    if (!drain && head.due != 0) {
-      if (head.due > now) shift = 0;
-      int64_t eff = head.due + shift;
-      if (eff > now + tuning_.earlyUs) {
-        sleepUntil(eff - tuning_.earlyUs);
-        continue;
+    if (nextDue != kNever && nextDue != 0) {
+      if (nextDue > now) {
+        shift = 0;
+      } else if (now - (nextDue + shift) > tuning_.burstCapUs) {
+        shift = now - nextDue - tuning_.burstCapUs;
       }
-      if (now - eff > tuning_.burstCapUs) shift = now - head.due - tuning_.burstCapUs;
     }
-    size_t n = 0;
-    uint32_t b = cons_;
-    uint32_t i = pos_;
-    while (n < Sender::kMaxItems && b != c) {
-      const TxBlock& blk = ring_->blocks[ring_->blockOf(b)];
-      if (i >= blk.count) {
-        b++;
-        if (b != c) i = ring_->blocks[ring_->blockOf(b)].start;
-        continue;
-      }
-      const TxSlot& s = ring_->slot(b, i);
-      if (s.len != TxSlot::kSkip) {
-        if (!drain && s.due != 0 && s.due + shift > now + tuning_.earlyUs) break;
-        items[n] = TxItem{ring_->payload(b, i), s.len, &s.addr};
-        dues[n] = s.due;
-        n++;
-      }
-      i++;
+    Scan scan = gather(c, now, shift, drain);
+    nextDue = scan.nextDue;
+    if (scan.n == 0) {
+      sleepUntil(scan.nextDue == kNever ? kNever : scan.nextDue + shift - tuning_.earlyUs, c);
+      continue;
     }
     int64_t sentAt = monoUs();
-    SendOutcome o = sender.send(items.data(), n);
-    uint64_t paced = 0;
-    uint64_t lateSum = 0;
-    uint64_t lateMax = 0;
-    for (size_t k = 0; k < o.done; k++) {
-      if (dues[k] == 0) continue;
-      uint64_t late = sentAt > dues[k] ? static_cast<uint64_t>(sentAt - dues[k]) : 0;
-      paced++;
-      lateSum += late;
-      if (late > lateMax) lateMax = late;
-    }
-    if (paced) {
-      Stats::add(stats_->pacedCount, paced);
-      Stats::add(stats_->pacedLateSumUs, lateSum);
-      Stats::max(stats_->pacedLateMaxUs, lateMax);
-    }
-    advance(o.done, c);
+    SendOutcome o = sender.send(items_.data(), scan.n);
+    account(o, sentAt);
+    settle(c);
     if (o.wouldBlock && !waitWritable(drain ? drainDeadline_.load(std::memory_order_relaxed) : 0)) {
       if (stopNow_.load()) break;
       if (drain && monoUs() >= drainDeadline_.load(std::memory_order_relaxed)) break;

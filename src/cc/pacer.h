@@ -1,4 +1,5 @@
-// The pacing thread: sends committed datagrams at their sendAt (sleep, then spin the last stretch), batching runs.
+// The pacing thread: sends committed datagrams at their sendAt (sleep, then spin the last stretch), batching what is
+// due together. Order is stable by sendAt: due datagrams go in commit order and never wait behind later-scheduled ones.
 #pragma once
 
 #include <atomic>
@@ -6,6 +7,7 @@
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "batch_io.h"
 #include "stats.h"
@@ -34,19 +36,24 @@ class Pacer {
   Pacer& operator=(const Pacer&) = delete;
 
   void start();
-  /** Loop thread, after publishing a block: wakes the thread if it sleeps for lack of work. */
-  void wake();
+  /** Loop thread, after publishing a block whose earliest due time is `minDue`: wakes the thread if it must look. */
+  void wake(int64_t minDue);
   /** Ask the thread to finish: drain = send what is queued (ignoring sendAt, bounded by drainMs), else drop it. */
   void stop(bool drain);
   void join();
 
  private:
+  struct Scan {
+    size_t n;         // due items gathered
+    int64_t nextDue;  // earliest due time among what stays queued (INT64_MAX when nothing)
+  };
+
   void run();
   void settle(uint32_t c);
-  void advance(size_t items, uint32_t c);
   void publish();
-  void waitForWork();
-  void sleepUntil(int64_t t);
+  Scan gather(uint32_t c, int64_t now, int64_t shift, bool drain);
+  void account(const SendOutcome& o, int64_t sentAt);
+  void sleepUntil(int64_t t, uint32_t c);
   bool waitWritable(int64_t deadline);
   uint64_t countQueued(uint32_t c);
 
@@ -60,12 +67,15 @@ class Pacer {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> sleeping_{false};
+  std::atomic<int64_t> wakeTarget_{INT64_MAX};
   std::atomic<bool> drain_{false};
   std::atomic<bool> stopNow_{false};
   std::atomic<int64_t> drainDeadline_{0};
   uint32_t cons_ = 0;
   uint32_t pos_ = 0;
   bool entered_ = false;
+  std::vector<TxItem> items_;
+  std::vector<TxSlot*> itemSlots_;
 };
 
 }  // namespace udt

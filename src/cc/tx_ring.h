@@ -1,5 +1,5 @@
 // The send queue: a ring of fixed-size blocks that JS fills in shared memory, the loop thread commits in order and
-// the pacing thread consumes in order (single producer, single consumer, block counters as atomics).
+// the pacing thread frees in order (single producer, single consumer, block counters as atomics).
 #pragma once
 
 #include <atomic>
@@ -18,7 +18,7 @@ struct TxCtl {
 static_assert(sizeof(std::atomic<int32_t>) == 4, "JS reads the control words as an Int32Array");
 
 struct TxSlot {
-  static constexpr uint32_t kSkip = 0xffffffffu;  // rejected at commit (bad length or peer), already counted
+  static constexpr uint32_t kSkip = 0xffffffffu;  // nothing to send: rejected at commit, or already sent
   int64_t due;   // µs on the monotonic clock; 0 = at once
   uint32_t len;
   Addr addr;
@@ -27,6 +27,7 @@ struct TxSlot {
 struct TxBlock {
   uint32_t start;  // first slot not yet sent (non-zero after a partial inline send)
   uint32_t count;
+  int64_t minDue;  // a lower bound of the unsent slots' due times (0 = one is due at once)
 };
 
 struct TxRing {

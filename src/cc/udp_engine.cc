@@ -408,21 +408,20 @@ Napi::Value UdpEngine::Buffers(const Napi::CallbackInfo& info) {
 
 uint32_t UdpEngine::sendInline(uint32_t block, uint32_t count, int64_t now) {
   TxItem items[Sender::kMaxItems];
-  uint32_t idx[Sender::kMaxItems];
+  TxSlot* sent[Sender::kMaxItems];
   uint32_t n = 0;
-  uint32_t i = 0;
-  for (; i < count && n < inlineMax_; i++) {
-    const TxSlot& s = ring_.slot(block, i);
-    if (s.len == TxSlot::kSkip) continue;
-    if (s.due != 0 && s.due > now + tuning_.earlyUs) break;
+  for (uint32_t i = 0; i < count && n < inlineMax_; i++) {
+    TxSlot& s = ring_.slot(block, i);
+    if (s.len == TxSlot::kSkip || (s.due != 0 && s.due > now + tuning_.earlyUs)) continue;
     items[n] = TxItem{ring_.payload(block, i), s.len, &s.addr};
-    idx[n] = i;
+    sent[n] = &s;
     n++;
   }
   if (n == 0) return 0;
   SendOutcome o = inlineSender_->send(items, n);
+  for (size_t k = 0; k < o.done; k++) sent[k]->len = TxSlot::kSkip;
   Stats::add(stats_.inlineSent, o.done);
-  return o.done < n ? idx[o.done] : i;
+  return static_cast<uint32_t>(o.done);
 }
 
 Napi::Value UdpEngine::Commit(const Napi::CallbackInfo& info) {
@@ -452,15 +451,17 @@ Napi::Value UdpEngine::Commit(const Napi::CallbackInfo& info) {
     valid++;
   }
   if (valid == 0) return Napi::Number::New(env, com);
+  if (com == cons && inlineMax_ > 0 && sendInline(com, count, monoUs()) == valid) return Napi::Number::New(env, com);
   uint32_t start = 0;
-  if (com == cons && inlineMax_ > 0) {
-    start = sendInline(com, count, monoUs());
-    while (start < count && ring_.slots[base + start].len == TxSlot::kSkip) start++;
-    if (start >= count) return Napi::Number::New(env, com);
+  while (ring_.slots[base + start].len == TxSlot::kSkip) start++;
+  int64_t minDue = INT64_MAX;
+  for (uint32_t i = start; i < count; i++) {
+    const TxSlot& s = ring_.slots[base + i];
+    if (s.len != TxSlot::kSkip && s.due < minDue) minDue = s.due;
   }
-  ring_.blocks[b] = TxBlock{start, count};
+  ring_.blocks[b] = TxBlock{start, count, minDue};
   ring_.committed.store(com + 1, std::memory_order_seq_cst);
-  pacer_->wake();
+  pacer_->wake(minDue);
   return Napi::Number::New(env, com + 1);
 }
 

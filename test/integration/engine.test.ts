@@ -212,6 +212,23 @@ describe.each(kinds)('%s engine', (kind) => {
     console.log(`[${kind}] sendAt lateness at receiver (µs): p50 ${late[15].toFixed(0)} max ${late[29].toFixed(0)}`);
   });
 
+  it('does not hold a due datagram behind one scheduled later', async () => {
+    const a = await Rig.open(kind);
+    const b = await Rig.open(kind);
+    const c = await Rig.open(kind);
+    const later = nowUs() + 60_000;
+    a.send(a.peerTo(b), [Buffer.from('later')], () => later);
+    const t0 = nowUs();
+    a.send(a.peerTo(c), [Buffer.from('now-c')]);
+    a.send(a.peerTo(b), [Buffer.from('now-b')]);
+    await waitFor('due datagrams', () => c.got.length === 1 && b.got.length === 1);
+    expect(b.got[0].data.toString()).toBe('now-b');
+    expect(Math.max(b.got[0].now, c.got[0].now) - t0).toBeLessThan(30_000);
+    await waitFor('scheduled datagram', () => b.got.length === 2);
+    expect(b.got[1].data.toString()).toBe('later');
+    expect(b.got[1].now).toBeGreaterThanOrEqual(later - 20);
+  });
+
   it('applies backpressure and loses nothing', async () => {
     const a = await Rig.open(kind, { sndBuf: 8 << 20 });
     const b = await Rig.open(kind, { rcvBuf: 8 << 20 });

@@ -47,8 +47,11 @@ export class DgramEngine implements Engine {
   /** Block counters: [freeHead, sendHead) sent but awaiting callbacks, [sendHead, tail) queued, tail = next to reserve. */
   private freeHead = 0;
   private sendHead = 0;
-  private sendPos = 0;
   private tail = 0;
+  /** Per block: datagrams not yet handed to node, a lower bound of their sendAt, and which ones went already. */
+  private readonly unsent = new Int32Array(BLOCKS);
+  private readonly minDue = new Float64Array(BLOCKS);
+  private readonly sentFlags: Uint8Array[] = [];
   private wantWritable = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = 0;
@@ -123,6 +126,7 @@ export class DgramEngine implements Engine {
         sendAt: new Float64Array(BLOCK_CAP),
       });
       this.sentCallbacks.push((err) => this.onSent(b, err));
+      this.sentFlags.push(new Uint8Array(BLOCK_CAP));
     }
   }
 
@@ -190,6 +194,12 @@ export class DgramEngine implements Engine {
     this.reserved = null;
     if (batch.count <= 0 || !this.sock) return;
     if (batch.count > BLOCK_CAP) throw engineError('ERR_UDT_ENGINE_TX', 'batch count out of range');
+    const blk = this.tail % BLOCKS;
+    let min = Infinity;
+    for (let i = 0; i < batch.count; i++) min = Math.min(min, batch.sendAt[i]);
+    this.sentFlags[blk].fill(0, 0, batch.count);
+    this.unsent[blk] = batch.count;
+    this.minDue[blk] = min;
     this.tail++;
     this.pump(false);
   }
@@ -199,31 +209,41 @@ export class DgramEngine implements Engine {
     return (BLOCKS - (this.tail - this.freeHead)) * BLOCK_CAP - (this.reserved ? this.reserved.count : 0);
   }
 
-  /** Sends queued datagrams that are due (all of them when `flush`), in order; schedules a timer for the next one. */
+  /**
+   * Sends every queued datagram that is due (all of them when `flush`), in commit order; one scheduled later never
+   * holds back one that is due. Sets a timer for the earliest datagram left.
+   */
   private pump(flush: boolean): void {
-    const sock = this.sock!;
-    const wasQueued = sock.getSendQueueCount() > 0;
-    let now = nowUs();
-    while (this.sendHead !== this.tail) {
-      const blk = this.sendHead % BLOCKS;
+    const wasQueued = this.sock!.getSendQueueCount() > 0;
+    const now = nowUs();
+    const limit = flush ? Infinity : now + EARLY_SLACK_US;
+    let next = Infinity;
+    for (let q = this.sendHead; q !== this.tail; q++) {
+      const blk = q % BLOCKS;
+      if (this.unsent[blk] === 0) continue;
+      if (this.minDue[blk] > limit) {
+        next = Math.min(next, this.minDue[blk]);
+        continue;
+      }
       const b = this.blocks[blk];
-      while (this.sendPos < b.count) {
-        const i = this.sendPos;
+      const flags = this.sentFlags[blk];
+      let left = Infinity;
+      for (let i = 0; i < b.count; i++) {
+        if (flags[i]) continue;
         const at = b.sendAt[i];
-        if (!flush && at > now + EARLY_SLACK_US) {
-          now = nowUs();
-          if (at > now + EARLY_SLACK_US) {
-            this.schedule(at, now);
-            this.noteWouldBlock(wasQueued);
-            return;
-          }
+        if (at > limit) {
+          left = Math.min(left, at);
+          continue;
         }
-        this.sendPos++;
+        flags[i] = 1;
+        this.unsent[blk]--;
         this.sendOne(b, blk, i);
       }
-      this.sendHead++;
-      this.sendPos = 0;
+      this.minDue[blk] = left;
+      next = Math.min(next, left);
     }
+    while (this.sendHead !== this.tail && this.unsent[this.sendHead % BLOCKS] === 0) this.sendHead++;
+    if (next !== Infinity) this.schedule(next, now);
     this.noteWouldBlock(wasQueued);
     this.releaseBlocks();
   }
