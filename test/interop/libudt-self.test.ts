@@ -196,6 +196,32 @@ describe.skipIf(skip)('libudt ↔ libudt through udtpeer', () => {
     expect(got).toEqual(sent);
   });
 
+  it('perf objects carry every TRACEINFO field of udt.h, periodically and at the end', async () => {
+    const header = await readFile('/usr/include/udt/udt.h', 'utf8');
+    const struct = /struct CPerfMon\s*\{([^}]*)\}/.exec(header)?.[1] ?? '';
+    const fields = [...struct.matchAll(/^\s*\w+\s+(\w+);/gm)].map((m) => m[1]);
+    expect(fields.length).toBeGreaterThan(25);
+    const { peer: listener, port } = await startUdtListener(['--host', LOCAL, '--port', '0', '--discard', ...MAX_TIME]);
+    const connector = await spawnUdtPeer(
+      ['connect', '--host', LOCAL, '--port', String(port), '--send-bytes', String(2 * MB), '--maxbw', String(2 * MB), '--perf-interval', '100', ...MAX_TIME],
+    );
+    const [done] = await expectCleanExit(connector);
+    await expectCleanExit(listener);
+    const periodic = connector.events.filter((e) => e.event === 'perf');
+    expect(periodic.length).toBeGreaterThanOrEqual(3);
+    for (const e of [...periodic, done]) expect(Object.keys(perfOf(e))).toEqual(fields);
+    expect(perfOf(done).pktSentTotal).toBeGreaterThanOrEqual(Math.ceil((2 * MB) / 1456));
+    const sentInIntervals = periodic.reduce((sum, e) => sum + perfOf(e).pktSent, 0);
+    expect(sentInIntervals).toBeLessThanOrEqual(perfOf(done).pktSentTotal);
+  });
+
+  it('rejects an unknown flag with exit code 2 and an error event', async () => {
+    const peer = await spawnUdtPeer(['listen', '--port', '0', '--no-such-flag']);
+    const error = await peer.waitFor('error', 5000);
+    expect(String(error.message)).toContain('--no-such-flag');
+    expect((await peer.waitExit()).code).toBe(2);
+  });
+
   it('connecting to a port nobody listens on fails with ENOSERVER (1001)', async () => {
     const { peer: placeholder, port } = await startUdtListener(['--host', LOCAL, '--port', '0', ...MAX_TIME]);
     placeholder.kill('SIGKILL');
