@@ -1,7 +1,10 @@
-// Receiver edge cases: message-drop requests that reach past the receive window.
+// Receiver edge cases: message-drop requests that reach past the receive window, oversized data packets.
 import { describe, expect, it } from 'vitest';
-import { Boundary, msgWord } from '../../src/ts/core/packet.js';
+import { resolveConfig } from '../../src/ts/core/config.js';
+import { Connection } from '../../src/ts/core/connection.js';
+import { Boundary, HEADER_SIZE, ipToBytes, msgWord, writeDataHeader, type Handshake } from '../../src/ts/core/packet.js';
 import { Receiver } from '../../src/ts/core/receiver.js';
+import { SlotPool } from '../../src/ts/core/slot-pool.js';
 import { ConnectionCounters } from '../../src/ts/core/stats.js';
 
 describe('Receiver message drops', () => {
@@ -26,5 +29,23 @@ describe('Receiver message drops', () => {
     const m = r.buffer.readMessage();
     expect(m?.msgNo).toBe(3);
     expect(m?.data.length).toBe(50);
+  });
+});
+
+describe('oversized data packets', () => {
+  it('a data packet larger than the negotiated payload is dropped, never half-copied into a pool slot', () => {
+    const cfg = resolveConfig({ seed: 1, mss: 1000 });
+    const pool = new SlotPool(cfg.payloadSize, 4);
+    const request: Handshake = { version: 4, sockType: 1, isn: 500, mss: 1000, flowWindow: 8192, reqType: -1, socketId: 7, cookie: 1, peerIp: ipToBytes('10.0.0.2') };
+    const conn = Connection.accept(cfg, { localSocketId: 9, peerAddress: '10.0.0.1', now: 0, pool }, request);
+    const len = cfg.payloadSize + 100;
+    const pkt = new Uint8Array(HEADER_SIZE + len).fill(0xab);
+    writeDataHeader(pkt, 0, 500, msgWord(Boundary.Solo, false, 1), 0, 9);
+    conn.handleDatagram(10, pkt, 0, pkt.length, false);
+    const got = conn.read();
+    // Either refused, or delivered exactly as sent: never a length that does not match the bytes.
+    if (got) expect(Array.from(got)).toEqual(new Array(len).fill(0xab));
+    expect(got).toBeNull();
+    expect(conn.counters.bytesRecv).toBe(0);
   });
 });

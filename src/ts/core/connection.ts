@@ -272,6 +272,11 @@ export class Connection {
       this.establish(now, recorded);
     }
     const r = this.receiver!;
+    if (len - HEADER_SIZE > r.payloadSize) {
+      // Larger than any packet of the negotiated MSS: it would not fit a payload slot.
+      this.counters.ctrlIgnored++;
+      return;
+    }
     this.heard(now);
     const seq = readU32(buf, off);
     if (r.onData(now, seq, readU32(buf, off + 4), buf, off + HEADER_SIZE, len - HEADER_SIZE, owned)) {
