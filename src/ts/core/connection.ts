@@ -272,8 +272,8 @@ export class Connection {
       this.establish(now, recorded);
     }
     const r = this.receiver!;
-    if (len - HEADER_SIZE > r.payloadSize) {
-      // Larger than any packet of the negotiated MSS: it would not fit a payload slot.
+    if (len - HEADER_SIZE > this.config.payloadSize) {
+      // Larger than our own MSS allows (a libudt rendezvous peer may use our MSS): it would not fit a payload slot.
       this.counters.ctrlIgnored++;
       return;
     }
