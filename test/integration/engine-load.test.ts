@@ -82,4 +82,9 @@ describe.skipIf(!native.binding)('native engine at process exit', () => {
     expect(r.signal).toBeNull();
     expect(r.status).toBe(0);
   });
+
+  it('keeps the process alive while an engine is open and ref()ed', () => {
+    const r = spawnSync(process.execPath, ['-e', script('')], { timeout: 800, encoding: 'utf8' });
+    expect(r.signal).toBe('SIGTERM');
+  });
 });
