@@ -335,6 +335,7 @@ export class UdtHost implements SimNode {
         hc.closedAt = now;
         hc.closeReason = ev.reason;
         hc.closeError = ev.error;
+        for (const pool of this.pools.values()) pool.shrink(0);
       }
       this.app.onEvent?.(hc, ev, now);
     }
