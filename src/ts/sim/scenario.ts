@@ -36,6 +36,8 @@ export interface PathSetup {
   serverOptions?: ConnectionOptions;
   /** The client's initial sequence number (default random). */
   isn?: number;
+  /** Both sides connect in rendezvous mode instead of client and listener. */
+  rendezvous?: boolean;
   ownedProbability?: number;
   transmitCapacity?: number;
   timerSlackUs?: number;
@@ -49,7 +51,7 @@ export interface SimPair {
   forward: Link;
   backward: Link;
   client: HostedConnection;
-  /** The accepted connection, once the listener created it. */
+  /** The accepted connection (or the server's rendezvous side). */
   server: () => HostedConnection | null;
   /** Spins and invariant violations on both hosts. */
   spins: () => number;
@@ -63,8 +65,12 @@ export function createPair(setup: PathSetup): SimPair {
   const clientHost = new UdtHost(net, CLIENT_ADDR, { ...hostOpts, seed: setup.seed ^ 0x1111 });
   const serverHost = new UdtHost(net, SERVER_ADDR, { ...hostOpts, seed: setup.seed ^ 0x2222 });
   const [forward, backward] = net.setPath(CLIENT_ADDR, SERVER_ADDR, setup.link, setup.back ?? setup.link);
-  serverHost.listen(resolveConfig({ ...setup.options, ...setup.serverOptions, seed: setup.seed ^ 0x3333 }));
-  const client = clientHost.connect(SERVER_ADDR, resolveConfig({ ...setup.options, seed: setup.seed ^ 0x4444 }), { isn: setup.isn });
+  const rdv = setup.rendezvous ?? false;
+  const serverConfig = resolveConfig({ ...setup.options, ...setup.serverOptions, seed: setup.seed ^ 0x3333 }, rdv);
+  const clientConfig = resolveConfig({ ...setup.options, seed: setup.seed ^ 0x4444 }, rdv);
+  if (rdv) serverHost.rendezvous(CLIENT_ADDR, serverConfig);
+  else serverHost.listen(serverConfig);
+  const client = rdv ? clientHost.rendezvous(SERVER_ADDR, clientConfig, { isn: setup.isn }) : clientHost.connect(SERVER_ADDR, clientConfig, { isn: setup.isn });
   return {
     net,
     clientHost,
@@ -81,6 +87,8 @@ export function createPair(setup: PathSetup): SimPair {
 export interface StreamTransferSetup extends PathSetup {
   /** Payload bytes the client writes. */
   bytes: number;
+  /** Payload bytes the server writes back at the same time (default 0: one direction only). */
+  reverseBytes?: number;
   /** Largest single write() call. Default 64 KiB. */
   writeChunk?: number;
   /** Largest single read() call. Default unlimited. */
@@ -93,92 +101,124 @@ export interface StreamTransferSetup extends PathSetup {
   onSetup?: (pair: SimPair) => void;
 }
 
-export interface StreamTransferResult {
-  pair: SimPair;
-  run: RunResult;
+/** One direction of a stream transfer, checked byte by byte as it is read. */
+export interface StreamDirection {
   data: Uint8Array;
-  /** Bytes written into the client connection. */
+  /** Bytes written into the sending connection. */
   written: number;
-  /** Bytes read from the server connection. */
+  /** Bytes read from the receiving connection. */
   read: number;
   /** Offset of the first byte read that differs from what was written, or -1. */
   mismatchAt: number;
   /** Virtual time the last byte was read, or -1. */
   completedAt: number;
+}
+
+export interface StreamTransferResult extends StreamDirection {
+  pair: SimPair;
+  run: RunResult;
+  /** Server to client, when `reverseBytes` was set. */
+  reverse: StreamDirection;
   /** Bytes the server could read (read + readable) when it saw 'closed', or -1 if it never closed. */
   deliverableAtServerClose: number;
   /** Payload the server has read at the moment the client saw 'closed'. */
   readAtClientClose: number;
 }
 
-/** The client writes `bytes` in chunks, then closes gracefully; the server reads and checks every byte. */
-export function runStreamTransfer(setup: StreamTransferSetup): StreamTransferResult {
-  const data = patternBytes(setup.bytes, setup.seed ^ 0x5a5a);
-  const writeChunk = setup.writeChunk ?? 65536;
-  const readChunk = setup.readChunk ?? Infinity;
-  const r = { written: 0, read: 0, mismatchAt: -1, completedAt: setup.bytes === 0 ? 0 : -1, deliverableAtServerClose: -1, readAtClientClose: -1 };
-  const pair = createPair(setup);
-  const { net } = pair;
-  let closeCalled = false;
+function direction(data: Uint8Array): StreamDirection {
+  return { data, written: 0, read: 0, mismatchAt: -1, completedAt: data.length === 0 ? 0 : -1 };
+}
 
-  const consume = (hc: HostedConnection, max: number): void => {
-    let chunk: Uint8Array | null;
-    let budget = max;
-    while (budget > 0 && (chunk = hc.conn.read(Math.min(budget, readChunk)))) {
-      budget -= chunk.length;
-      if (r.mismatchAt < 0) {
-        for (let i = 0; i < chunk.length; i++) {
-          if (r.read + i >= data.length || chunk[i] !== data[r.read + i]) {
-            r.mismatchAt = r.read + i;
-            break;
-          }
+/** Writes as much of the direction's data as the connection takes. */
+function pump(d: StreamDirection, hc: HostedConnection, now: number, chunk: number): void {
+  while (d.written < d.data.length) {
+    const n = hc.conn.write(d.data.subarray(d.written, Math.min(d.data.length, d.written + chunk)), now);
+    if (n === 0) break;
+    d.written += n;
+  }
+}
+
+/** Reads up to `max` bytes (in calls of at most `chunk`) and checks them against the data written. */
+function consume(d: StreamDirection, hc: HostedConnection, now: number, max: number, chunk: number): void {
+  let c: Uint8Array | null;
+  let budget = max;
+  while (budget > 0 && (c = hc.conn.read(Math.min(budget, chunk)))) {
+    budget -= c.length;
+    if (d.mismatchAt < 0) {
+      for (let i = 0; i < c.length; i++) {
+        if (d.read + i >= d.data.length || c[i] !== d.data[d.read + i]) {
+          d.mismatchAt = d.read + i;
+          break;
         }
       }
-      r.read += chunk.length;
-      if (r.read >= data.length && r.completedAt < 0) r.completedAt = net.now;
     }
+    d.read += c.length;
+    if (d.read >= d.data.length && d.completedAt < 0) d.completedAt = now;
+  }
+}
+
+/**
+ * The client writes `bytes` (and the server `reverseBytes`) in chunks; each side closes gracefully once it has
+ * written everything and read everything the other side sent. Every byte read is checked.
+ */
+export function runStreamTransfer(setup: StreamTransferSetup): StreamTransferResult {
+  const fwd = direction(patternBytes(setup.bytes, setup.seed ^ 0x5a5a));
+  const rev = direction(patternBytes(setup.reverseBytes ?? 0, setup.seed ^ 0xa5a5));
+  const twoWay = rev.data.length > 0;
+  const writeChunk = setup.writeChunk ?? 65536;
+  const readChunk = setup.readChunk ?? Infinity;
+  const extra = { deliverableAtServerClose: -1, readAtClientClose: -1 };
+  const pair = createPair(setup);
+  const { net } = pair;
+  const closed = [false, false];
+  const maybeClose = (side: number, hc: HostedConnection, now: number, mine: StreamDirection, theirs: StreamDirection): void => {
+    if (closed[side] || mine.written < mine.data.length || (twoWay && theirs.read < theirs.data.length)) return;
+    if (side === 1 && !twoWay) return;
+    closed[side] = true;
+    hc.conn.close(now);
   };
 
   pair.clientHost.app = {
     onService(hc, now) {
-      const c = hc.conn;
-      if (c.state !== 'connected') return;
-      while (r.written < data.length) {
-        const n = c.write(data.subarray(r.written, Math.min(data.length, r.written + writeChunk)), now);
-        if (n === 0) break;
-        r.written += n;
-      }
-      if (r.written === data.length && !closeCalled) {
-        closeCalled = true;
-        c.close(now);
-      }
+      if (hc.conn.state !== 'connected') return;
+      pump(fwd, hc, now, writeChunk);
+      consume(rev, hc, now, Infinity, Infinity);
+      maybeClose(0, hc, now, fwd, rev);
     },
-    onEvent(_hc, ev) {
-      if (ev.type === 'closed') r.readAtClientClose = r.read;
+    onEvent(hc, ev, now) {
+      if (ev.type !== 'closed') return;
+      extra.readAtClientClose = fwd.read;
+      consume(rev, hc, now, Infinity, Infinity);
     },
+  };
+  const startSlowReader = (hc: HostedConnection): void => {
+    if (setup.readEveryUs === undefined) return;
+    const tick = (): void => {
+      consume(fwd, hc, net.now, readChunk, readChunk);
+      hc.kick();
+      if (!hc.closed || hc.conn.readableBytes > 0) net.schedule(net.now + setup.readEveryUs!, tick);
+    };
+    net.schedule(net.now + setup.readEveryUs, tick);
   };
   pair.serverHost.app = {
-    onConnection(hc) {
-      if (setup.readEveryUs === undefined) return;
-      const tick = (): void => {
-        consume(hc, readChunk === Infinity ? Infinity : readChunk);
-        hc.kick();
-        if (!hc.closed || hc.conn.readableBytes > 0) net.schedule(net.now + setup.readEveryUs!, tick);
-      };
-      net.schedule(net.now + setup.readEveryUs, tick);
+    onConnection: startSlowReader,
+    onService(hc, now) {
+      if (hc.conn.state === 'connected' && twoWay) pump(rev, hc, now, writeChunk);
+      if (setup.readEveryUs === undefined) consume(fwd, hc, now, Infinity, readChunk);
+      if (hc.conn.state === 'connected') maybeClose(1, hc, now, rev, fwd);
     },
-    onService(hc) {
-      if (setup.readEveryUs === undefined) consume(hc, Infinity);
-    },
-    onEvent(hc, ev) {
+    onEvent(hc, ev, now) {
       if (ev.type !== 'closed') return;
-      r.deliverableAtServerClose = r.read + hc.conn.readableBytes;
-      if (setup.readEveryUs === undefined) consume(hc, Infinity);
+      extra.deliverableAtServerClose = fwd.read + hc.conn.readableBytes;
+      if (setup.readEveryUs === undefined) consume(fwd, hc, now, Infinity, readChunk);
     },
   };
+  // A rendezvous server side exists before the app was attached.
+  const early = pair.server();
+  if (early) startSlowReader(early);
   setup.onSetup?.(pair);
   const run = net.run({ until: setup.until });
-  return { pair, run, data, ...r };
+  return { pair, run, ...fwd, reverse: rev, ...extra };
 }
 
 export interface MessageSpec {
