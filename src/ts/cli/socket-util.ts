@@ -17,16 +17,22 @@ export async function waitConnect(socket: UdtSocket): Promise<void> {
   await once(socket, 'connect');
 }
 
-/** end() (discarding anything still unread), then waits for 'close' at most `ms` before destroying. Never rejects. */
+/**
+ * end(), then waits (at most `ms`) until the connection has closed with our data delivered, and releases the socket.
+ * Unread incoming data is dropped. Never rejects.
+ */
 export async function closeGracefully(socket: UdtSocket, ms = 5000): Promise<void> {
   if (socket.destroyed) return;
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   socket.on('error', () => {});
-  socket.resume();
+  let timer: NodeJS.Timeout | undefined;
+  const settled = new Promise<void>((resolve) => {
+    for (const ev of ['finish', 'close', 'error']) socket.once(ev, () => resolve());
+    timer = setTimeout(resolve, ms);
+  });
   socket.end();
-  const timer = setTimeout(() => socket.destroy(), ms);
-  await closed;
+  await settled;
   clearTimeout(timer);
+  socket.destroy();
 }
 
 /** A listening server; without a host, '::' (IPv6 and IPv4) or, where IPv6 is unavailable, '0.0.0.0'. */
