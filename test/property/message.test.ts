@@ -64,6 +64,7 @@ function runCase(c: Case, withTtl: boolean): CaseOutcome {
     expectThat(problems, !d.inOrderViolation, `in-order message ${d.index} overtook an earlier message still pending`);
   }
   for (const [index, count] of deliveredCount) expectThat(problems, count === 1, `message ${index} delivered ${count} times`);
+  expectThat(problems, r.otherEvents.length === 0, `events swallowed while reading: ${r.otherEvents.join(',')}`);
   expectThat(problems, r.unknown.length === 0, `delivered message numbers never sent: ${r.unknown.slice(0, 5).join(',')}`);
   expectThat(problems, r.msgNos.every((m) => m > 0), 'not every message was accepted by the sender');
   const dropped = new Set(r.dropped);

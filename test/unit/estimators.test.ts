@@ -98,4 +98,11 @@ describe('RTT estimator (§8.1)', () => {
     // var = (181875 + 3) >> 2 = 45469 (floor of 45469.5); rtt = (568750 + 81253) >> 3 = 81250 (floor of 81250.375)
     expect([r.rtt, r.rttVar]).toEqual([81_250, 45_469]);
   });
+
+  it('stays positive for the largest sample an ACK can carry (2^31 - 1 µs)', () => {
+    const r = new RttEstimator();
+    r.update(0x7fffffff);
+    expect(r.rtt).toBe(Math.floor((7 * 100_000 + 0x7fffffff) / 8));
+    expect(r.rttVar).toBe(Math.floor((3 * 50_000 + 0x7fffffff - 100_000) / 4));
+  });
 });

@@ -8,8 +8,9 @@ export class RttEstimator {
   rttVar = INITIAL_RTT_VAR;
 
   update(sample: number): void {
-    this.rttVar = (3 * this.rttVar + Math.abs(sample - this.rtt)) >> 2;
-    this.rtt = (7 * this.rtt + sample) >> 3;
+    // Integer division as libudt's shifts, without their 32-bit overflow on huge (forged) samples.
+    this.rttVar = Math.floor((3 * this.rttVar + Math.abs(sample - this.rtt)) / 4);
+    this.rtt = Math.floor((7 * this.rtt + sample) / 8);
   }
 
   reset(rtt = INITIAL_RTT, rttVar = INITIAL_RTT_VAR): void {

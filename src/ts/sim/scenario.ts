@@ -244,6 +244,8 @@ export interface MessageTransferResult {
   dropped: number[];
   /** Message numbers delivered that the sender never sent. */
   unknown: number[];
+  /** Events other than drops and readable that showed up while reading (should be none). */
+  otherEvents: string[];
 }
 
 /** The client sends the messages in order (retrying when the buffer is full), closes, and the server reads them. */
@@ -255,7 +257,7 @@ export function runMessageTransfer(setup: MessageTransferSetup): MessageTransfer
   const payloads = msgs.map((m, i) => patternBytes(m.size, setup.seed * 31 + i));
   const msgNos: number[] = new Array(msgs.length).fill(0);
   const byMsgNo = new Map<number, number>();
-  const res: MessageTransferResult = { pair, run: { end: 'idle', now: 0, events: 0 }, msgNos, delivered: [], dropped: [], unknown: [] };
+  const res: MessageTransferResult = { pair, run: { end: 'idle', now: 0, events: 0 }, msgNos, delivered: [], dropped: [], unknown: [], otherEvents: [] };
   const settled = new Set<number>();
   let next = 0;
   let msgNo = 1;
@@ -287,7 +289,11 @@ export function runMessageTransfer(setup: MessageTransferSetup): MessageTransfer
     let m: ReceivedMessage | null;
     while ((m = hc.conn.readMessage())) {
       let ev;
-      while ((ev = hc.conn.pollEvent())) if (ev.type === 'message-dropped') onDrop(ev.msgNo);
+      // Drops the read just passed are reported now, before the message is checked for order.
+      while ((ev = hc.conn.pollEvent())) {
+        if (ev.type === 'message-dropped') onDrop(ev.msgNo);
+        else if (ev.type !== 'readable') res.otherEvents.push(ev.type);
+      }
       const index = byMsgNo.get(m.msgNo);
       if (index === undefined) {
         res.unknown.push(m.msgNo);
