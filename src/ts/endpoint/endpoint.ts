@@ -87,6 +87,7 @@ export class Endpoint {
   private immediate: NodeJS.Immediate | null = null;
   private timerAt = Infinity;
   private flushScheduled = false;
+  private receiveFlush: NodeJS.Immediate | null = null;
   private listener: Listener | null = null;
   private hooks: ListenerHooks | null = null;
   private nextSocketId: number;
@@ -260,8 +261,17 @@ export class Endpoint {
       }
       this.onHandshakeToZero(now, buf, off, len, handle, b.owned);
     }
-    if (this.dirtyList.length > 0) this.flush(nowUs());
+    // node:dgram delivers one datagram per callback: flush once per event-loop turn so a burst is one batch.
+    if (this.dirtyList.length > 0) this.scheduleReceiveFlush();
     else this.commitBatch();
+  }
+
+  private scheduleReceiveFlush(): void {
+    if (this.receiveFlush) return;
+    this.receiveFlush = setImmediate(() => {
+      this.receiveFlush = null;
+      if (this.dirtyList.length > 0) this.flush(nowUs());
+    });
   }
 
   private markDirtyNoSchedule(e: ConnEntry): void {
@@ -455,7 +465,9 @@ export class Endpoint {
   private rearm(now: number): void {
     const top = this.heap.peek();
     const at = top ? top.deadline : Infinity;
-    if (at === this.timerAt || this.closed) return;
+    if (this.closed) return;
+    // A pending wake at or before the new deadline stays: it fires, finds nothing due, and re-arms.
+    if (this.timerAt <= at && (this.timer || this.immediate)) return;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
@@ -502,6 +514,7 @@ export class Endpoint {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
+    if (this.receiveFlush) clearImmediate(this.receiveFlush);
     this.commitBatch();
     this.onClose?.();
     debug('endpoint %s:%d closed', this.bound.address, this.bound.port);
