@@ -101,7 +101,10 @@ function runCase(c: Case): CaseOutcome {
     expectThat(problems, fine.includes(server.closeReason ?? ''), `server closed with ${server.closeReason}`);
   } else {
     expectThat(problems, client.closeReason === 'local-close' && client.closeError === null, `client closed with ${client.closeReason} ${client.closeError?.code ?? ''}`);
-    expectThat(problems, server.closeReason === 'peer-shutdown' || server.closeReason === 'peer-dead', `server closed with ${server.closeReason}`);
+    // A rendezvous client with nothing to send closes as soon as it connects; if its last handshake was lost the other
+    // side never completes (a closed socket answers nothing, as in libudt) and gives up at its connect time-out.
+    const gaveUp = c.rendezvous && c.size === 0 && server.closeReason === 'connect-timeout';
+    expectThat(problems, server.closeReason === 'peer-shutdown' || server.closeReason === 'peer-dead' || gaveUp, `server closed with ${server.closeReason}`);
     expectThat(problems, r.deliverableAtServerClose === c.size, `server could read ${r.deliverableAtServerClose} of ${c.size} bytes when it saw 'closed'`);
   }
   expectThat(problems, r.readAtClientClose <= c.size, 'client closed before its data was read');
