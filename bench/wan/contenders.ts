@@ -180,12 +180,12 @@ interface UdtPerfJson {
   start?: { engine?: string; serverEngine?: string };
 }
 
-/** Our udt-perf CLI (iperf-like), run with node from dist/ when built or from source through tsx. */
+/** Our udt-perf CLI (iperf-like): from source through tsx (never a stale build), else the built dist/ one. */
 function udtPerfCommand(): string[] | undefined {
-  const built = join(ROOT, 'dist', 'cli', 'udt-perf.js');
-  if (existsSync(built)) return [process.execPath, built];
   const source = join(ROOT, 'src', 'ts', 'cli', 'udt-perf.ts');
   if (existsSync(source)) return [process.execPath, '--import', 'tsx', source];
+  const built = join(ROOT, 'dist', 'cli', 'udt-perf.js');
+  if (existsSync(built)) return [process.execPath, built];
   return undefined;
 }
 
