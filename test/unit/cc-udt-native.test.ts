@@ -12,7 +12,9 @@ class FakeState implements CcState {
   sndLastAck = ISN;
   rtt = 100_000;
   rttVar = 50_000;
+  lastRttSample = 100_000;
   recvRate = 0;
+  lastArrivalRate = 0;
   bandwidth = 1;
   maxFlowWindow = 8192;
   flightSize = 0;
