@@ -36,6 +36,7 @@ static const char usage_text[] =
     "  --pool N                  packet slots per direction: bounds memory and packets held (default 16384)\n"
     "  --seed N                  RNG seed (default 1)\n"
     "  --stats-ms N              print a JSON stats line every N ms (default 0: only on SIGUSR1 and at exit)\n"
+    "  --watch-pid PID           exit cleanly (as on SIGTERM) once process PID is gone\n"
     "  --spin-us N               busy-wait the last N us before a release instead of sleeping (default 0)\n"
     "  --rt-prio N               run the forwarding threads SCHED_FIFO at priority N (1-99; default 0: off),\n"
     "                            so busy neighbours on the CPUs do not delay releases\n"
@@ -618,6 +619,7 @@ int main(int argc, char **argv) {
   const char *ns[2] = {NULL, NULL}, *dev[2] = {"lk0", "lk0"};
   int dev_mtu = 1500, txqlen = 1000;
   long stats_ms = 0;
+  long watch_pid = 0;
   uint64_t seed = 1;
   dir_cfg cfg[2];
   memset(cfg, 0, sizeof cfg);
@@ -654,6 +656,7 @@ int main(int argc, char **argv) {
       else if (!strcmp(key, "txqueuelen")) txqlen = (int)parse_size(opt, v);
       else if (!strcmp(key, "pool")) pool_size = (uint32_t)parse_size(opt, v);
       else if (!strcmp(key, "seed")) seed = strtoull(v, NULL, 0);
+      else if (!strcmp(key, "watch-pid")) watch_pid = (long)parse_size(opt, v);
       else if (!strcmp(key, "stats-ms")) stats_ms = (long)parse_size(opt, v);
       else if (!strcmp(key, "spin-us")) spin_ns = parse_size(opt, v) * 1000;
       else if (!strcmp(key, "rt-prio")) rt_prio = (int)parse_size(opt, v);
@@ -706,12 +709,14 @@ int main(int argc, char **argv) {
   int64_t next_stats = stats_ms > 0 ? start_ns + stats_ms * 1000000LL : INT64_MAX;
   for (;;) {
     int64_t wait = next_stats == INT64_MAX ? 1000000000LL : next_stats - mono_ns();
+    if (wait > 1000000000LL) wait = 1000000000LL;
     if (wait < 0) wait = 0;
     struct timespec ts = {wait / 1000000000LL, wait % 1000000000LL};
     int sig = sigtimedwait(&sigs, NULL, &ts);
     double cpu[2] = {thread_cpu_s(dirs[0].thread), thread_cpu_s(dirs[1].thread)};
     if (sig == SIGUSR1) print_stats("snapshot", cpu);
     else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) break;
+    else if (watch_pid > 0 && kill((pid_t)watch_pid, 0) < 0 && errno == ESRCH) break;
     else if (mono_ns() >= next_stats) {
       print_stats("stats", cpu);
       next_stats += stats_ms * 1000000LL;

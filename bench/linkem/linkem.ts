@@ -94,7 +94,9 @@ function parseStatsLine(text: string): LinkemStats | undefined {
 
 function runNetns(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [NETNS_SH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // linkem exits when this process does, and the next `up` removes what it leaves (see netns.sh gc).
+    const env = { ...process.env, LINKEM_WATCH_PID: String(process.pid) };
+    const child = spawn('bash', [NETNS_SH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));

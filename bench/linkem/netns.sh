@@ -14,6 +14,7 @@ usage: netns.sh check
        netns.sh up [--name PREFIX] [--addr-a IP] [--addr-b IP] [--cc cubic|bbr|reno] [--buf BYTES] [--] [linkem flags]
        netns.sh down [--name PREFIX]
        netns.sh status [--name PREFIX]
+       netns.sh gc
 
 Namespaces are PREFIXA and PREFIXB (default udtA, udtB), joined by TUN devices lk0 with A=10.77.0.1 and
 B=10.77.0.2 (point to point, MTU from linkem --dev-mtu, default 1500). linkem flags (see bin/linkem --help)
@@ -23,6 +24,8 @@ follow, e.g. --rate 100mbit --delay 50ms --loss 1% --seed 7 --stats-ms 1000.
   the global net.core.rmem_max/wmem_max (restored by 'down' unless something else changed them meanwhile).
 Without root, /dev/net/tun or 'ip netns', check/up print "UNAVAILABLE: reason" and exit 0 (LINKEM_STRICT=1: exit 3).
 'down' removes what 'up' created, stops only the linkem PID it started, and prints linkem's final counters.
+LINKEM_WATCH_PID=PID makes linkem exit when PID does; 'gc' (also run by 'up') then tears down every link whose
+linkem is gone, so a killed harness leaves nothing behind for long.
 EOF
 }
 
@@ -135,9 +138,22 @@ down() {
   rm -rf "$STATE"
 }
 
+# Tears down links (ours, under $STATE_ROOT) whose linkem has exited.
+gc() {
+  local dir pid
+  for dir in "$STATE_ROOT"/*/; do
+    [ -f "$dir/linkem.pid" ] || continue
+    pid="$(cat "$dir/linkem.pid")"
+    linkem_pid_alive "$pid" && continue
+    say "removing stale link '$(basename "$dir")' (linkem $pid is gone)"
+    (parse_common --name "$(basename "$dir")" && down >/dev/null) || true
+  done
+}
+
 up() {
   require_available
   build
+  gc
   if [ -d "$STATE" ]; then say "stale state for '$NAME' found; tearing it down first"; down >/dev/null; fi
   for ns in "$NS_A" "$NS_B"; do
     if ip netns list | awk '{print $1}' | grep -qx "$ns"; then say "namespace $ns exists and is not ours; pick another --name"; exit 1; fi
@@ -149,7 +165,9 @@ up() {
     echo "$ns" >>"$STATE/created-ns"
     ip -n "$ns" link set lo up
   done
-  "$BIN" --ns-a "$NS_A" --ns-b "$NS_B" "${LINKEM_ARGS[@]}" </dev/null >"$STATE/linkem.log" 2>"$STATE/linkem.err" &
+  local watch=()
+  if [ -n "${LINKEM_WATCH_PID:-}" ]; then watch=(--watch-pid "$LINKEM_WATCH_PID"); fi
+  "$BIN" --ns-a "$NS_A" --ns-b "$NS_B" "${watch[@]}" "${LINKEM_ARGS[@]}" </dev/null >"$STATE/linkem.log" 2>"$STATE/linkem.err" &
   echo $! >"$STATE/linkem.pid"
   local pid=$!
   for _ in $(seq 1 100); do
@@ -202,6 +220,7 @@ case "$cmd" in
   up) parse_common "$@"; up ;;
   down) parse_common "$@"; down ;;
   status) parse_common "$@"; status ;;
+  gc) require_available; gc ;;
   -h|--help|help) usage ;;
   *) usage >&2; exit 2 ;;
 esac
