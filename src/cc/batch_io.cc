@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
@@ -10,7 +11,7 @@ namespace udt {
 
 namespace {
 constexpr size_t kCmsgSend = CMSG_SPACE(sizeof(uint16_t));
-constexpr size_t kCmsgRecv = CMSG_SPACE(sizeof(int)) + 64;
+constexpr size_t kCmsgRecv = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec)) + 64;
 
 bool isWouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS; }
 bool isGsoRefusal(int e) { return e == EIO || e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP || e == ENOPROTOOPT; }
@@ -56,7 +57,7 @@ size_t Sender::buildRuns(const TxItem* items, size_t n, bool gso) {
     uint32_t seg = first.len;
     uint32_t segs = 1;
     uint32_t bytes = seg;
-    if (gso && seg > 0) {
+    if (gso && seg > 0 && (path_->gsoLoopback || !isLoopback(*first.addr))) {
       while (i + segs < n && segs < kMaxGsoSegments) {
         const TxItem& nx = items[i + segs];
         if (nx.len == 0 || nx.len > seg || bytes + nx.len > kMaxGsoBytes || !(*nx.addr == *first.addr)) break;
@@ -158,12 +159,13 @@ SendOutcome Sender::send(const TxItem* items, size_t n) {
   return {done, false};
 }
 
-Receiver::Receiver(int fd, uint8_t* slab, uint32_t slotSize, uint32_t slots, bool gro)
+Receiver::Receiver(int fd, uint8_t* slab, uint32_t slotSize, uint32_t slots, bool gro, bool timestamps)
     : fd_(fd),
       slab_(slab),
       slotSize_(slotSize),
       slots_(slots),
       gro_(gro),
+      timestamps_(timestamps),
       names_(slots),
       iov_(slots),
       cmsg_(slots * kCmsgRecv),
@@ -188,7 +190,7 @@ int Receiver::receive() {
     h.msg_namelen = sizeof(names_[i].u);
     h.msg_iov = &iov_[i];
     h.msg_iovlen = 1;
-    if (gro_) {
+    if (gro_ || timestamps_) {
       h.msg_control = &cmsg_[i * kCmsgRecv];
       h.msg_controllen = kCmsgRecv;
     }
@@ -227,17 +229,28 @@ int Receiver::receive() {
     m.offset = static_cast<uint32_t>(i) * slotSize_;
     m.truncated = (h.msg_flags & MSG_TRUNC) != 0;
     m.segSize = 0;
+    m.rtNs = 0;
+    if (!h.msg_control) continue;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
 #ifdef __linux__
-    if (gro_) {
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-          int s = 0;
-          std::memcpy(&s, CMSG_DATA(c), sizeof(s));
-          m.segSize = s > 0 ? static_cast<uint32_t>(s) : 0;
-        }
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        int s = 0;
+        std::memcpy(&s, CMSG_DATA(c), sizeof(s));
+        m.segSize = s > 0 ? static_cast<uint32_t>(s) : 0;
       }
-    }
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+        m.rtNs = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+      }
+#else
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMP) {
+        timeval tv;
+        std::memcpy(&tv, CMSG_DATA(c), sizeof(tv));
+        m.rtNs = static_cast<int64_t>(tv.tv_sec) * 1000000000 + static_cast<int64_t>(tv.tv_usec) * 1000;
+      }
 #endif
+    }
   }
   return n;
 }

@@ -30,6 +30,11 @@ struct SendOutcome {
 /** The send path shared by every Sender of one socket; it only ever moves down (GSO → sendmmsg → sendmsg). */
 struct PathState {
   std::atomic<int> path{static_cast<int>(SendPath::Sendmsg)};
+  /**
+   * GSO towards loopback peers too. Off by default: on loopback a GSO datagram is never split on a wire, so its
+   * segments arrive at one instant and the receiver's arrival-rate and packet-pair estimates see zero intervals.
+   */
+  bool gsoLoopback = false;
   SendPath get() const { return static_cast<SendPath>(path.load(std::memory_order_relaxed)); }
   void downgradeFrom(SendPath from);
 };
@@ -70,12 +75,13 @@ struct RxMsg {
   uint32_t len;
   uint32_t segSize;  // GRO segment size, 0 when not coalesced
   bool truncated;
+  int64_t rtNs;  // kernel arrival time (CLOCK_REALTIME ns), 0 when the kernel gave none
 };
 
 /** Receives up to `slots` datagrams per call into fixed-size slots of a slab. Loop thread only. */
 class Receiver {
  public:
-  Receiver(int fd, uint8_t* slab, uint32_t slotSize, uint32_t slots, bool gro);
+  Receiver(int fd, uint8_t* slab, uint32_t slotSize, uint32_t slots, bool gro, bool timestamps);
   /** Number of messages read (0 when none are waiting), or -errno. */
   int receive();
   const RxMsg& msg(int i) const { return out_[i]; }
@@ -86,6 +92,7 @@ class Receiver {
   uint32_t slotSize_;
   uint32_t slots_;
   bool gro_;
+  bool timestamps_;
   std::vector<Addr> names_;
   std::vector<iovec> iov_;
   std::vector<char> cmsg_;

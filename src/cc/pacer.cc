@@ -2,6 +2,7 @@
 #include "pacer.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <poll.h>
 #ifdef __linux__
@@ -31,7 +32,8 @@ Pacer::Pacer(TxRing* ring, int fd, PathState* path, Stats* stats, PacerTuning tu
       tuning_(tuning),
       hooks_(hooks),
       items_(Sender::kMaxItems),
-      itemSlots_(Sender::kMaxItems) {}
+      itemSlots_(Sender::kMaxItems),
+      itemBlocks_(Sender::kMaxItems) {}
 
 Pacer::~Pacer() {
   stop(false);
@@ -96,13 +98,12 @@ void Pacer::settle(uint32_t c) {
 }
 
 // Collects up to kMaxItems due datagrams in commit order, skipping (not stopping at) ones scheduled later.
-Pacer::Scan Pacer::gather(uint32_t c, int64_t now, int64_t shift, bool drain) {
-  const int64_t limit = now + tuning_.earlyUs;
-  auto due = [&](int64_t d) { return drain || d == 0 || d + shift <= limit; };
+Pacer::Scan Pacer::gather(uint32_t c, int64_t now, bool drain) {
+  const int64_t limit = now + tuning_.earlyUs - shift_;
   Scan r{0, kNever};
   for (uint32_t b = cons_; b != c && r.n < Sender::kMaxItems; b++) {
     TxBlock& blk = ring_->blocks[ring_->blockOf(b)];
-    if (!due(blk.minDue)) {
+    if (!drain && blk.minDue > limit) {
       if (blk.minDue < r.nextDue) r.nextDue = blk.minDue;
       continue;
     }
@@ -111,37 +112,63 @@ Pacer::Scan Pacer::gather(uint32_t c, int64_t now, int64_t shift, bool drain) {
     for (; i < blk.count; i++) {
       TxSlot& s = ring_->slot(b, i);
       if (s.len == TxSlot::kSkip) continue;
-      if (s.due < left) left = s.due;
-      if (!due(s.due)) {
-        if (s.due < r.nextDue) r.nextDue = s.due;
+      if (!drain && s.due > limit) {
+        if (s.due < left) left = s.due;
         continue;
       }
-      if (r.n == Sender::kMaxItems) break;
+      if (r.n == Sender::kMaxItems) {
+        left = std::min(left, s.due);
+        break;
+      }
       items_[r.n] = TxItem{ring_->payload(b, i), s.len, &s.addr};
       itemSlots_[r.n] = &s;
+      itemBlocks_[r.n] = &blk;
       r.n++;
     }
-    if (i == blk.count) blk.minDue = left;
+    blk.minDue = i == blk.count ? left : std::min(blk.minDue, left);
+    if (left < r.nextDue) r.nextDue = left;
   }
   return r;
 }
 
-void Pacer::account(const SendOutcome& o, int64_t sentAt) {
-  uint64_t paced = 0;
+// After a stall, sends at most burstCapUs of overdue schedule now and shifts the rest later (order is kept: due times
+// are non-decreasing per connection and one shift applies to all).
+void Pacer::capBurst(Scan& scan, int64_t now) {
+  int64_t first = kNever;
+  for (size_t k = 0; k < scan.n; k++) first = std::min(first, itemSlots_[k]->due);
+  if (now - (first + shift_) <= tuning_.burstCapUs || shift_ >= tuning_.maxShiftUs) return;
+  shift_ = std::min(now - first - tuning_.burstCapUs, tuning_.maxShiftUs);
+  Stats::max(stats_->paceShiftMaxUs, static_cast<uint64_t>(shift_));
+  const int64_t limit = now + tuning_.earlyUs - shift_;
+  size_t kept = 0;
+  for (size_t k = 0; k < scan.n; k++) {
+    TxSlot* s = itemSlots_[k];
+    if (s->due <= limit) {
+      items_[kept] = items_[k];
+      itemSlots_[kept] = s;
+      itemBlocks_[kept] = itemBlocks_[k];
+      kept++;
+    } else {
+      itemBlocks_[k]->minDue = std::min(itemBlocks_[k]->minDue, s->due);
+      scan.nextDue = std::min(scan.nextDue, s->due);
+    }
+  }
+  scan.n = kept;
+}
+
+void Pacer::account(const SendOutcome& o, size_t n, int64_t sentAt) {
   uint64_t lateSum = 0;
   uint64_t lateMax = 0;
   for (size_t k = 0; k < o.done; k++) {
     TxSlot* s = itemSlots_[k];
-    if (s->due != 0) {
-      uint64_t late = sentAt > s->due ? static_cast<uint64_t>(sentAt - s->due) : 0;
-      paced++;
-      lateSum += late;
-      if (late > lateMax) lateMax = late;
-    }
+    uint64_t late = sentAt > s->due ? static_cast<uint64_t>(sentAt - s->due) : 0;
+    lateSum += late;
+    if (late > lateMax) lateMax = late;
     s->len = TxSlot::kSkip;
   }
-  if (paced) {
-    Stats::add(stats_->pacedCount, paced);
+  for (size_t k = o.done; k < n; k++) itemBlocks_[k]->minDue = std::min(itemBlocks_[k]->minDue, itemSlots_[k]->due);
+  if (o.done) {
+    Stats::add(stats_->pacedCount, o.done);
     Stats::add(stats_->pacedLateSumUs, lateSum);
     Stats::max(stats_->pacedLateMaxUs, lateMax);
   }
@@ -204,8 +231,7 @@ void Pacer::run() {
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 #endif
   Sender sender(fd_, path_, stats_);
-  int64_t shift = 0;
-  int64_t nextDue = kNever;
+  int64_t last = monoUs();
   for (;;) {
     if (stopNow_.load(std::memory_order_acquire)) break;
     bool drain = drain_.load(std::memory_order_acquire);
@@ -213,28 +239,23 @@ void Pacer::run() {
     settle(c);
     if (cons_ == c) {
       if (drain) break;
-      shift = 0;
-      nextDue = kNever;
+      shift_ = 0;
       sleepUntil(kNever, c);
+      last = monoUs();
       continue;
     }
     int64_t now = monoUs();
-    if (nextDue != kNever && nextDue != 0) {
-      if (nextDue > now) {
-        shift = 0;
-      } else if (now - (nextDue + shift) > tuning_.burstCapUs) {
-        shift = now - nextDue - tuning_.burstCapUs;
-      }
-    }
-    Scan scan = gather(c, now, shift, drain);
-    nextDue = scan.nextDue;
+    if (shift_ > 0) shift_ = std::max<int64_t>(0, shift_ - (now - last) / tuning_.catchUpDiv);
+    last = now;
+    Scan scan = gather(c, now, drain);
+    if (!drain && scan.n > 0) capBurst(scan, now);
     if (scan.n == 0) {
-      sleepUntil(scan.nextDue == kNever ? kNever : scan.nextDue + shift - tuning_.earlyUs, c);
+      sleepUntil(scan.nextDue == kNever ? kNever : scan.nextDue + shift_ - tuning_.earlyUs, c);
       continue;
     }
     int64_t sentAt = monoUs();
     SendOutcome o = sender.send(items_.data(), scan.n);
-    account(o, sentAt);
+    account(o, scan.n, sentAt);
     settle(c);
     if (o.wouldBlock && !waitWritable(drain ? drainDeadline_.load(std::memory_order_relaxed) : 0)) {
       if (stopNow_.load()) break;

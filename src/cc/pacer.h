@@ -1,5 +1,5 @@
 // The pacing thread: sends committed datagrams at their sendAt (sleep, then spin the last stretch), batching what is
-// due together. Order is stable by sendAt: due datagrams go in commit order and never wait behind later-scheduled ones.
+// due together. Order is stable by due time: due datagrams go in commit order and never wait behind later ones.
 #pragma once
 
 #include <atomic>
@@ -17,7 +17,9 @@ namespace udt {
 
 struct PacerTuning {
   int64_t spinUs = 50;       // sleep until this close to a deadline, then spin
-  int64_t burstCapUs = 100;  // lateness kept as a burst; beyond it the schedule shifts later instead
+  int64_t burstCapUs = 100;  // lateness sent as a burst; beyond it the whole schedule shifts later instead...
+  int64_t maxShiftUs = 1000;  // ...by at most this much (a backlog must not become added delay for everything)
+  int64_t catchUpDiv = 4;     // a shifted schedule catches up by 1/catchUpDiv of the time that passes
   int64_t earlyUs = 2;       // a datagram may leave this much before its sendAt
   int64_t drainMs = 250;     // close() sends what is queued for at most this long, then drops the rest
 };
@@ -51,8 +53,9 @@ class Pacer {
   void run();
   void settle(uint32_t c);
   void publish();
-  Scan gather(uint32_t c, int64_t now, int64_t shift, bool drain);
-  void account(const SendOutcome& o, int64_t sentAt);
+  Scan gather(uint32_t c, int64_t now, bool drain);
+  void capBurst(Scan& scan, int64_t now);
+  void account(const SendOutcome& o, size_t n, int64_t sentAt);
   void sleepUntil(int64_t t, uint32_t c);
   bool waitWritable(int64_t deadline);
   uint64_t countQueued(uint32_t c);
@@ -74,8 +77,10 @@ class Pacer {
   uint32_t cons_ = 0;
   uint32_t pos_ = 0;
   bool entered_ = false;
+  int64_t shift_ = 0;  // µs the schedule runs behind sendAt after a stall (decays)
   std::vector<TxItem> items_;
   std::vector<TxSlot*> itemSlots_;
+  std::vector<TxBlock*> itemBlocks_;
 };
 
 }  // namespace udt

@@ -7,6 +7,14 @@
 
 namespace udt {
 
+bool isLoopback(const Addr& a) {
+  if (a.u.sa.sa_family == AF_INET) return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
+  const uint8_t* b = a.u.v6.sin6_addr.s6_addr;
+  static const uint8_t one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(b, one, 16) == 0 || (std::memcmp(b, mapped, 12) == 0 && b[12] == 127);
+}
+
 void normalizeAddr(Addr& a) {
   if (a.u.sa.sa_family == AF_INET) {
     std::memset(a.u.v4.sin_zero, 0, sizeof(a.u.v4.sin_zero));

@@ -21,6 +21,9 @@ struct Addr {
   bool operator==(const Addr& o) const { return len == o.len && std::memcmp(&u, &o.u, len) == 0; }
 };
 
+/** 127.0.0.0/8, ::1 or v4-mapped 127/8: a peer on this host. */
+bool isLoopback(const Addr& a);
+
 /** Zeroes the parts of a received sockaddr that don't name the peer, so equal peers compare equal bytewise. */
 void normalizeAddr(Addr& a);
 

@@ -89,7 +89,11 @@ bool openSocket(const SocketParams& p, SocketInfo& out, SocketError& e) {
     int on = 1;
     out.groEnabled = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
   }
+  int stamp = 1;
+  out.rxTimestamps = setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &stamp, sizeof(stamp)) == 0;
 #else
+  int stamp = 1;
+  out.rxTimestamps = setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &stamp, sizeof(stamp)) == 0;
   out.sndBufGranted = requestBuf(fd, SO_SNDBUF, 0, p.sndBuf);
   out.rcvBufGranted = requestBuf(fd, SO_RCVBUF, 0, p.rcvBuf);
 #endif

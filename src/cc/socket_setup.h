@@ -24,6 +24,7 @@ struct SocketInfo {
   int rcvBufGranted = 0;
   bool gsoAvailable = false;
   bool groEnabled = false;
+  bool rxTimestamps = false;  // the kernel stamps each received datagram (SO_TIMESTAMPNS / SO_TIMESTAMP)
 };
 
 struct SocketError {

@@ -17,6 +17,7 @@ struct Stats {
   std::atomic<uint64_t> pacedCount{0};
   std::atomic<uint64_t> pacedLateSumUs{0};
   std::atomic<uint64_t> pacedLateMaxUs{0};
+  std::atomic<uint64_t> paceShiftMaxUs{0};
   std::atomic<uint64_t> droppedOnClose{0};
   std::atomic<int> lastSendErrno{0};
   std::atomic<uint64_t> datagramsReceived{0};

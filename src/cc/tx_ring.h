@@ -19,7 +19,7 @@ static_assert(sizeof(std::atomic<int32_t>) == 4, "JS reads the control words as 
 
 struct TxSlot {
   static constexpr uint32_t kSkip = 0xffffffffu;  // nothing to send: rejected at commit, or already sent
-  int64_t due;   // µs on the monotonic clock; 0 = at once
+  int64_t due;   // µs on the monotonic clock (sendAt, or the commit time when sendAt was 0 = at once)
   uint32_t len;
   Addr addr;
 };
@@ -27,7 +27,7 @@ struct TxSlot {
 struct TxBlock {
   uint32_t start;  // first slot not yet sent (non-zero after a partial inline send)
   uint32_t count;
-  int64_t minDue;  // a lower bound of the unsent slots' due times (0 = one is due at once)
+  int64_t minDue;  // a lower bound of the unsent slots' due times
 };
 
 struct TxRing {

@@ -22,6 +22,7 @@ constexpr uint32_t kGroSlots = 32;
 constexpr uint32_t kPlainSlots = 64;
 constexpr uint32_t kGroMaxSegments = 64;
 constexpr int kRecvRounds = 8;
+constexpr uint32_t kRecvBudget = 256;  // datagrams per readable event before yielding to the loop (timers, flushes)
 
 size_t align(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -76,11 +77,13 @@ UdpEngine::UdpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpEngin
   p.sndBuf = static_cast<int>(optU32(o, "sndBuf", 0));
   p.rcvBuf = static_cast<int>(optU32(o, "rcvBuf", 0));
   Napi::Value gro = o.Get("gro");
-  p.wantGro = gro.IsUndefined() ? true : gro.ToBoolean().Value();
+  p.wantGro = gro.ToBoolean().Value();
+  path_.gsoLoopback = o.Get("gsoLoopback").ToBoolean().Value();
   maxDatagram_ = optU32(o, "maxDatagram", 1472);
   if (maxDatagram_ == 0 || maxDatagram_ > 65535) throwError(env, "ERR_UDT_ENGINE_OPTIONS", "maxDatagram out of range");
   tuning_.spinUs = optU32(o, "spinUs", static_cast<uint32_t>(tuning_.spinUs));
   tuning_.burstCapUs = optU32(o, "burstCapUs", static_cast<uint32_t>(tuning_.burstCapUs));
+  tuning_.maxShiftUs = optU32(o, "maxShiftUs", static_cast<uint32_t>(tuning_.maxShiftUs));
   tuning_.drainMs = optU32(o, "drainMs", static_cast<uint32_t>(tuning_.drainMs));
   inlineMax_ = optU32(o, "inlineMax", inlineMax_);
   if (inlineMax_ > Sender::kMaxItems) inlineMax_ = Sender::kMaxItems;
@@ -106,8 +109,12 @@ UdpEngine::UdpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpEngin
   }
   path_.path.store(static_cast<int>(best));
 
+  uint32_t blocks = optU32(o, "txBlocks", 0);
+  if (blocks != 0 && (blocks < 2 || blocks > 1024 || (blocks & (blocks - 1)) != 0)) {
+    throwError(env, "ERR_UDT_ENGINE_OPTIONS", "txBlocks must be a power of two in 2..1024");
+  }
   try {
-    setupRings(maxDatagram_);
+    setupRings(maxDatagram_, blocks);
   } catch (const std::bad_alloc&) {
     ::close(sock_.fd);
     throwError(env, "ERR_UDT_ENGINE_MEMORY", "cannot allocate engine buffers");
@@ -116,7 +123,7 @@ UdpEngine::UdpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpEngin
   onWritable_ = Napi::Persistent(o.Get("onWritable").As<Napi::Function>());
   onError_ = Napi::Persistent(o.Get("onError").As<Napi::Function>());
   asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "UdtEngine");
-  receiver_ = std::make_unique<Receiver>(sock_.fd, rxSlab_->data(), rxSlot_, rxSlots_, sock_.groEnabled);
+  receiver_ = std::make_unique<Receiver>(sock_.fd, rxSlab_->data(), rxSlot_, rxSlots_, sock_.groEnabled, sock_.rxTimestamps);
   inlineSender_ = std::make_unique<Sender>(sock_.fd, &path_, &stats_);
   pacer_ = std::make_unique<Pacer>(&ring_, sock_.fd, &path_, &stats_, tuning_,
                                    PacerHooks{&UdpEngine::hookWritable, &UdpEngine::hookExited, this});
@@ -136,10 +143,11 @@ UdpEngine::~UdpEngine() {
   }
 }
 
-void UdpEngine::setupRings(uint32_t maxDatagram) {
+void UdpEngine::setupRings(uint32_t maxDatagram, uint32_t blocks) {
   uint32_t stride = static_cast<uint32_t>(align(maxDatagram, 64));
   uint32_t nblocks = 2;
   while (nblocks < kMaxBlocks && static_cast<size_t>(nblocks) * 2 * kBlockCap * stride <= kTxSlabTarget) nblocks *= 2;
+  if (blocks) nblocks = blocks;
   ring_.nblocks = nblocks;
   ring_.blockCap = kBlockCap;
   ring_.stride = stride;
@@ -173,6 +181,8 @@ void UdpEngine::setupRings(uint32_t maxDatagram) {
   off += align(rxEntries_ * 4, 8);
   metaRxPeer_ = off;
   off += align(rxEntries_ * 4, 8);
+  metaRxTime_ = off;
+  off += static_cast<size_t>(rxEntries_) * 8;
   meta_ = std::make_shared<Region>(off);
   uint8_t* m = meta_->data();
   ring_.ctl = new (m) TxCtl{};
@@ -184,6 +194,7 @@ void UdpEngine::setupRings(uint32_t maxDatagram) {
   rxOff_ = reinterpret_cast<int32_t*>(m + metaRxOff_);
   rxLen_ = reinterpret_cast<int32_t*>(m + metaRxLen_);
   rxPeer_ = reinterpret_cast<int32_t*>(m + metaRxPeer_);
+  rxTime_ = reinterpret_cast<double*>(m + metaRxTime_);
 }
 
 void UdpEngine::startHandles() {
@@ -252,7 +263,8 @@ void UdpEngine::onReadable(int status) {
     Stats::add(stats_.recvErrors, 1);
     return;
   }
-  for (int round = 0; round < kRecvRounds; round++) {
+  uint32_t delivered = 0;
+  for (int round = 0; round < kRecvRounds && delivered < kRecvBudget; round++) {
     int n = receiver_->receive();
     Stats::add(stats_.recvCalls, 1);
     if (n < 0) {
@@ -265,6 +277,7 @@ void UdpEngine::onReadable(int status) {
     }
     if (n == 0) break;
     double now = monoUsFrac();
+    int64_t rtOffset = sock_.rxTimestamps ? realtimeOffsetNs() : 0;
     uint32_t e = 0;
     uint64_t bytes = 0;
     for (int i = 0; i < n; i++) {
@@ -274,6 +287,8 @@ void UdpEngine::onReadable(int status) {
         continue;
       }
       int peer = peerOf(*m.from);
+      double at = m.rtNs ? static_cast<double>(m.rtNs - rtOffset) / 1e3 : now;
+      if (at > now) at = now;
       uint32_t seg = m.segSize && m.len > m.segSize ? m.segSize : m.len;
       uint32_t off = 0;
       do {
@@ -287,6 +302,7 @@ void UdpEngine::onReadable(int status) {
         rxOff_[e] = static_cast<int32_t>(m.offset + off);
         rxLen_[e] = static_cast<int32_t>(len);
         rxPeer_[e] = peer;
+        rxTime_[e] = at;
         e++;
         off += len;
       } while (off < m.len);
@@ -298,6 +314,7 @@ void UdpEngine::onReadable(int status) {
       Stats::add(stats_.datagramsReceived, e);
       deliver(e, now);
     }
+    delivered += e;
     if (state_ != State::Open || !receiving_) return;
     if (static_cast<uint32_t>(n) < rxSlots_) break;
   }
@@ -386,6 +403,8 @@ Napi::Value UdpEngine::Info(const Napi::CallbackInfo& info) {
   o.Set("metaRxOff", static_cast<double>(metaRxOff_));
   o.Set("metaRxLen", static_cast<double>(metaRxLen_));
   o.Set("metaRxPeer", static_cast<double>(metaRxPeer_));
+  o.Set("metaRxTime", static_cast<double>(metaRxTime_));
+  o.Set("rxTimestamps", sock_.rxTimestamps);
   return o;
 }
 
@@ -412,7 +431,7 @@ uint32_t UdpEngine::sendInline(uint32_t block, uint32_t count, int64_t now) {
   uint32_t n = 0;
   for (uint32_t i = 0; i < count && n < inlineMax_; i++) {
     TxSlot& s = ring_.slot(block, i);
-    if (s.len == TxSlot::kSkip || (s.due != 0 && s.due > now + tuning_.earlyUs)) continue;
+    if (s.len == TxSlot::kSkip || s.due > now + tuning_.earlyUs) continue;
     items[n] = TxItem{ring_.payload(block, i), s.len, &s.addr};
     sent[n] = &s;
     n++;
@@ -435,6 +454,7 @@ Napi::Value UdpEngine::Commit(const Napi::CallbackInfo& info) {
   uint32_t b = ring_.blockOf(com);
   size_t base = static_cast<size_t>(b) * ring_.blockCap;
   uint32_t valid = 0;
+  int64_t now = monoUs();
   for (uint32_t i = 0; i < count; i++) {
     TxSlot& s = ring_.slots[base + i];
     int32_t len = ring_.jsLen[base + i];
@@ -447,11 +467,11 @@ Napi::Value UdpEngine::Commit(const Napi::CallbackInfo& info) {
     s.len = static_cast<uint32_t>(len);
     s.addr = *a;
     double at = ring_.jsSendAt[base + i];
-    s.due = at > 0 && std::isfinite(at) ? static_cast<int64_t>(std::ceil(at)) : 0;
+    s.due = at > 0 && std::isfinite(at) ? static_cast<int64_t>(std::ceil(at)) : now;
     valid++;
   }
   if (valid == 0) return Napi::Number::New(env, com);
-  if (com == cons && inlineMax_ > 0 && sendInline(com, count, monoUs()) == valid) return Napi::Number::New(env, com);
+  if (com == cons && inlineMax_ > 0 && sendInline(com, count, now) == valid) return Napi::Number::New(env, com);
   uint32_t start = 0;
   while (ring_.slots[base + start].len == TxSlot::kSkip) start++;
   int64_t minDue = INT64_MAX;
@@ -514,6 +534,7 @@ Napi::Value UdpEngine::GetStats(const Napi::CallbackInfo& info) {
   set("pacedCount", stats_.pacedCount);
   set("pacedLateSumUs", stats_.pacedLateSumUs);
   set("pacedLateMaxUs", stats_.pacedLateMaxUs);
+  set("paceShiftMaxUs", stats_.paceShiftMaxUs);
   set("droppedOnClose", stats_.droppedOnClose);
   set("datagramsReceived", stats_.datagramsReceived);
   set("bytesReceived", stats_.bytesReceived);

@@ -40,7 +40,7 @@ class UdpEngine : public Napi::ObjectWrap<UdpEngine> {
   Napi::Value SetRef(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
-  void setupRings(uint32_t maxDatagram);
+  void setupRings(uint32_t maxDatagram, uint32_t blocks);
   void startHandles();
   uint32_t sendInline(uint32_t block, uint32_t count, int64_t now);
   void onReadable(int status);
@@ -80,10 +80,11 @@ class UdpEngine : public Napi::ObjectWrap<UdpEngine> {
   uint32_t rxSlot_ = 0;
   uint32_t rxSlots_ = 0;
   uint32_t rxEntries_ = 0;
-  size_t metaTxLen_ = 0, metaTxPeer_ = 0, metaTxSendAt_ = 0, metaRxOff_ = 0, metaRxLen_ = 0, metaRxPeer_ = 0;
+  size_t metaTxLen_ = 0, metaTxPeer_ = 0, metaTxSendAt_ = 0, metaRxOff_ = 0, metaRxLen_ = 0, metaRxPeer_ = 0, metaRxTime_ = 0;
   int32_t* rxOff_ = nullptr;
   int32_t* rxLen_ = nullptr;
   int32_t* rxPeer_ = nullptr;
+  double* rxTime_ = nullptr;
   std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<Sender> inlineSender_;
   std::unique_ptr<Pacer> pacer_;

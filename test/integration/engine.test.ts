@@ -21,6 +21,7 @@ interface Got {
   peer: number;
   data: Buffer;
   now: number;
+  at: number;
 }
 
 const open: Rig[] = [];
@@ -50,7 +51,8 @@ class Rig {
   private take(b: RxBatch): void {
     for (let i = 0; i < b.count; i++) {
       const off = b.offsets[i];
-      this.got.push({ peer: b.peers[i], data: Buffer.from(b.buf.subarray(off, off + b.lengths[i])), now: b.now });
+      const at = b.times ? b.times[i] : b.now;
+      this.got.push({ peer: b.peers[i], data: Buffer.from(b.buf.subarray(off, off + b.lengths[i])), now: b.now, at });
     }
   }
 
@@ -279,6 +281,18 @@ describe.each(kinds)('%s engine', (kind) => {
     expect(a.engine.stats().sendErrors).toBe(2);
   });
 
+  it('gives each datagram a receive time no later than its batch', async () => {
+    const a = await Rig.open(kind);
+    const b = await Rig.open(kind);
+    a.send(a.peerTo(b), payloads(100, 300, 1));
+    await waitFor('timed datagrams', () => b.got.length === 100);
+    b.got.forEach((g, i) => {
+      expect(g.at).toBeLessThanOrEqual(g.now);
+      expect(g.at).toBeGreaterThan(g.now - 1e6);
+      if (i > 0) expect(g.at).toBeGreaterThanOrEqual(b.got[i - 1].at);
+    });
+  });
+
   it('stops reading while paused and resumes without loss', async () => {
     const a = await Rig.open(kind);
     const b = await Rig.open(kind);
@@ -315,21 +329,50 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
     open.splice(open.indexOf(r), 1);
   });
 
-  it('uses GSO for runs of equal-size datagrams when the kernel has it', async (ctx) => {
+  it('uses GSO for runs of equal-size datagrams (loopback allowed) and splits GRO batches', async (ctx) => {
     if (!gsoAvailable) ctx.skip();
-    const a = await Rig.open('native');
-    const b = await Rig.open('native');
-    a.send(a.peerTo(b), payloads(200, 1200, 6));
+    const a = await Rig.open('native', {}, { gsoLoopback: true });
+    const b = await Rig.open('native', {}, { gro: true });
+    const msgs = payloads(200, 1200, 6);
+    a.send(a.peerTo(b), msgs);
     await waitFor('gso datagrams', () => b.got.length === 200);
+    b.got.forEach((g, i) => expect(g.data.equals(msgs[i])).toBe(true));
     const s = a.engine.stats() as NativeEngineStats;
     expect(s.sendPath).toBe('gso');
     expect(s.gsoCalls).toBeGreaterThan(0);
     expect(s.sendCalls).toBeLessThan(20);
-    console.log(`[native] 200 datagrams in ${s.sendCalls} send calls (${s.gsoCalls} GSO runs); receiver GRO ${(b.engine.stats() as NativeEngineStats).gro}`);
+    const r = b.engine.stats() as NativeEngineStats;
+    expect(r.gro).toBe(true);
+    console.log(`[native] 200 datagrams in ${s.sendCalls} send calls (${s.gsoCalls} GSO runs); receiver split ${r.groSegmented} GRO datagrams`);
+  });
+
+  it('keeps GSO off towards loopback peers by default (one arrival time per segment otherwise)', async (ctx) => {
+    if (!gsoAvailable) ctx.skip();
+    const a = await Rig.open('native');
+    const b = await Rig.open('native');
+    a.send(a.peerTo(b), payloads(200, 1200, 6));
+    await waitFor('datagrams', () => b.got.length === 200);
+    const s = a.engine.stats() as NativeEngineStats;
+    expect(s.gsoCalls).toBe(0);
+    expect(s.sendCalls).toBeLessThan(200);
+    expect((b.engine.stats() as NativeEngineStats).gro).toBe(false);
+  });
+
+  it('stamps each datagram with its kernel arrival time, even when read in one batch', async () => {
+    const a = await Rig.open('native');
+    const b = await Rig.open('native');
+    b.engine.pauseReceive();
+    const t0 = nowUs() + 1000;
+    a.send(a.peerTo(b), payloads(5, 100, 3), (i) => t0 + i * 2000);
+    await new Promise((r) => setTimeout(r, 30));
+    b.engine.resumeReceive();
+    await waitFor('batched datagrams', () => b.got.length === 5);
+    expect(new Set(b.got.map((g) => g.now)).size).toBe(1);
+    for (let i = 1; i < 5; i++) expect(b.got[i].at - b.got[i - 1].at).toBeGreaterThan(1500);
   });
 
   it.each(['sendmmsg', 'sendmsg'] as const)('falls back to %s when told to', async (path) => {
-    const a = await Rig.open('native', {}, { sendPath: path });
+    const a = await Rig.open('native', {}, { sendPath: path, gsoLoopback: true });
     const b = await Rig.open('native', {}, { gro: false });
     const msgs = payloads(100, 800, 9);
     a.send(a.peerTo(b), msgs);

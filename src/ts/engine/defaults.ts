@@ -17,8 +17,33 @@ export function sendPathFromEnv(): SendPathName | undefined {
   return v === 'gso' || v === 'sendmmsg' || v === 'sendmsg' ? v : undefined;
 }
 
-/** `UDT_GRO=0` turns UDP GRO off in the native engine. */
-export function groFromEnv(): boolean | undefined {
-  const v = process.env.UDT_GRO;
+function envFlag(name: string): boolean | undefined {
+  const v = process.env[name];
   return v === undefined || v === '' ? undefined : v !== '0' && v !== 'false';
+}
+
+/** `UDT_GRO=1` turns UDP GRO on in the native engine (off by default). */
+export function groFromEnv(): boolean | undefined {
+  return envFlag('UDT_GRO');
+}
+
+/** `UDT_GSO_LOOPBACK=1` lets the native engine use GSO towards loopback peers (off by default). */
+export function gsoLoopbackFromEnv(): boolean | undefined {
+  return envFlag('UDT_GSO_LOOPBACK');
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Native engine knobs for experiments: `UDT_PACER_SPIN_US`, `UDT_PACER_BURST_CAP_US`, `UDT_INLINE_MAX`, `UDT_TX_BLOCKS`. */
+export function pacerTuningFromEnv(): { spinUs?: number; burstCapUs?: number; inlineMax?: number; txBlocks?: number } {
+  return {
+    spinUs: envInt('UDT_PACER_SPIN_US'),
+    burstCapUs: envInt('UDT_PACER_BURST_CAP_US'),
+    inlineMax: envInt('UDT_INLINE_MAX'),
+    txBlocks: envInt('UDT_TX_BLOCKS'),
+  };
 }

@@ -64,6 +64,7 @@ export class DgramEngine implements Engine {
     peers: new Int32Array(1),
     owned: true,
     now: 0,
+    times: new Float64Array(1),
   };
 
   private readonly st = {
@@ -154,7 +155,7 @@ export class DgramEngine implements Engine {
     rx.buf = msg;
     rx.lengths[0] = msg.length;
     rx.peers[0] = this.peers.intern(rinfo.address, rinfo.port);
-    rx.now = nowUs();
+    rx.now = rx.times![0] = nowUs();
     this.st.datagramsReceived++;
     this.st.bytesReceived += msg.length;
     this.st.recvCalls++;

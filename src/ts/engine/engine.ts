@@ -43,6 +43,11 @@ export interface RxBatch {
   owned: boolean;
   /** Receive time, µs on the `nowUs()` clock, of the whole batch. */
   now: number;
+  /**
+   * Receive time of each datagram (µs, `nowUs()` clock; the kernel's arrival timestamp where the engine has it), for
+   * arrival-rate estimates that a shared batch time would flatten. Absent: use `now` for every datagram.
+   */
+  times?: Float64Array;
 }
 
 /**

@@ -15,11 +15,15 @@ export interface NativeOpenOptions {
   rcvBuf?: number;
   maxDatagram: number;
   gro?: boolean;
+  gsoLoopback?: boolean;
   sendPath?: 'gso' | 'sendmmsg' | 'sendmsg';
   spinUs?: number;
   burstCapUs?: number;
+  maxShiftUs?: number;
   drainMs?: number;
   inlineMax?: number;
+  /** Send ring size in blocks of 64 datagrams (power of two; default sized from maxDatagram, at most 32). */
+  txBlocks?: number;
   onReceive(count: number, now: number): void;
   onWritable(): void;
   onError(err: Error): void;
@@ -43,6 +47,9 @@ export interface NativeInfo {
   metaRxOff: number;
   metaRxLen: number;
   metaRxPeer: number;
+  metaRxTime: number;
+  /** The kernel timestamps each received datagram (RxBatch.times holds kernel arrival times). */
+  rxTimestamps: boolean;
 }
 
 export interface NativeStats {
@@ -57,6 +64,8 @@ export interface NativeStats {
   pacedCount: number;
   pacedLateSumUs: number;
   pacedLateMaxUs: number;
+  /** Largest schedule shift after a stall (µs). */
+  paceShiftMaxUs: number;
   droppedOnClose: number;
   datagramsReceived: number;
   bytesReceived: number;

@@ -1,7 +1,7 @@
 // NativeEngine: the Engine interface over the udt_native addon (shared-memory batches, paced send thread).
 
 import type { BoundInfo, Engine, EngineHandlers, EngineOpenOptions, EngineStats, PeerAddress, RxBatch, TxBatch } from './engine.js';
-import { DEFAULT_SOCKET_BUFFER, groFromEnv, sendPathFromEnv, type SendPathName } from './defaults.js';
+import { DEFAULT_SOCKET_BUFFER, groFromEnv, gsoLoopbackFromEnv, pacerTuningFromEnv, sendPathFromEnv, type SendPathName } from './defaults.js';
 import { engineError } from './errors.js';
 import type { NativeBinding, NativeInfo, NativeStats, NativeUdpEngine } from './native-binding.js';
 
@@ -9,16 +9,25 @@ import type { NativeBinding, NativeInfo, NativeStats, NativeUdpEngine } from './
 export interface NativeEngineTuning {
   /** Cap the send path (default: the best the kernel offers; env `UDT_SEND_PATH`). */
   sendPath?: SendPathName;
-  /** UDP GRO on receive (default on; env `UDT_GRO=0` turns it off). */
+  /**
+   * UDP GRO on receive (default off; env `UDT_GRO=1`). Coalesced datagrams share one arrival time, which flattens
+   * the receiver's arrival-rate estimate; worth it only where receive cost matters more than that.
+   */
   gro?: boolean;
+  /** GSO towards loopback peers too (default off; env `UDT_GSO_LOOPBACK=1`); see PathState in src/cc/batch_io.h. */
+  gsoLoopback?: boolean;
   /** The pacing thread sleeps until this close to a deadline, then spins (µs). */
   spinUs?: number;
   /** Lateness the pacing thread may send as a burst before shifting its schedule (µs). */
   burstCapUs?: number;
+  /** The most the schedule may shift (µs); lateness beyond it goes out as soon as possible. */
+  maxShiftUs?: number;
   /** How long close() keeps sending what is queued (ms). */
   drainMs?: number;
   /** Due datagrams sent straight from the JS thread when the pacing thread is idle (0 = never). */
   inlineMax?: number;
+  /** Send ring size in blocks of 64 datagrams (a power of two). */
+  txBlocks?: number;
 }
 
 export type NativeEngineStats = EngineStats &
@@ -54,7 +63,7 @@ export class NativeEngine implements Engine {
 
   async open(o: EngineOpenOptions, h: EngineHandlers): Promise<BoundInfo> {
     if (this.native) throw engineError('ERR_UDT_ENGINE_STATE', 'engine already open');
-    const t = this.tuning;
+    const t = { ...pacerTuningFromEnv(), ...this.tuning };
     const n = new this.binding.UdpEngine({
       family: o.type === 'udp6' ? 6 : 4,
       address: o.address,
@@ -63,12 +72,15 @@ export class NativeEngine implements Engine {
       sndBuf: o.sndBuf ?? DEFAULT_SOCKET_BUFFER,
       rcvBuf: o.rcvBuf ?? DEFAULT_SOCKET_BUFFER,
       maxDatagram: o.maxDatagram,
-      gro: t.gro ?? groFromEnv(),
+      gro: t.gro ?? groFromEnv() ?? false,
+      gsoLoopback: t.gsoLoopback ?? gsoLoopbackFromEnv() ?? false,
       sendPath: t.sendPath ?? sendPathFromEnv(),
       spinUs: t.spinUs,
       burstCapUs: t.burstCapUs,
+      maxShiftUs: t.maxShiftUs,
       drainMs: t.drainMs,
       inlineMax: t.inlineMax,
+      txBlocks: t.txBlocks,
       onReceive: (count, now) => {
         const rx = this.rx;
         rx.count = count;
@@ -112,6 +124,7 @@ export class NativeEngine implements Engine {
       peers: new Int32Array(b.meta, i.metaRxPeer, i.rxEntries),
       owned: false,
       now: 0,
+      times: new Float64Array(b.meta, i.metaRxTime, i.rxEntries),
     };
   }
 
@@ -230,6 +243,7 @@ const ZERO_STATS: Omit<NativeStats, 'sendPath'> = {
   pacedCount: 0,
   pacedLateSumUs: 0,
   pacedLateMaxUs: 0,
+  paceShiftMaxUs: 0,
   droppedOnClose: 0,
   datagramsReceived: 0,
   bytesReceived: 0,
