@@ -7,8 +7,11 @@ import type { BoundInfo, Engine, EngineHandlers } from '../../src/ts/engine/engi
 import { loadNativeBinding } from '../../src/ts/engine/native-binding.js';
 import { NativeEngine } from '../../src/ts/engine/native-engine.js';
 
-/** 'raw' is plain node:dgram without any engine; native-* cap the native send path. */
-export type BenchKind = 'raw' | 'dgram' | 'native' | 'native-sendmmsg' | 'native-sendmsg';
+/**
+ * 'raw' is plain node:dgram without any engine; 'native' is the native engine with its defaults (no GSO towards
+ * loopback, no GRO); 'native-gso' opts into GSO on loopback and GRO; native-sendmmsg/-sendmsg cap the send path.
+ */
+export type BenchKind = 'raw' | 'dgram' | 'native' | 'native-gso' | 'native-sendmmsg' | 'native-sendmsg';
 
 const native = loadNativeBinding();
 
@@ -19,6 +22,7 @@ export function availableKinds(wanted: BenchKind[]): BenchKind[] {
 
 export function makeEngine(kind: Exclude<BenchKind, 'raw'>): Engine {
   if (kind === 'dgram') return new DgramEngine();
+  if (kind === 'native-gso') return new NativeEngine(native.binding!, { gsoLoopback: true, gro: true });
   const sendPath = kind === 'native-sendmmsg' ? 'sendmmsg' : kind === 'native-sendmsg' ? 'sendmsg' : undefined;
   return new NativeEngine(native.binding!, { sendPath });
 }

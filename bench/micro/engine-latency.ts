@@ -70,7 +70,7 @@ async function pingEngine(kind: Exclude<BenchKind, 'raw'>, port: number): Promis
   return { rtts, note: s.inlineSent !== undefined ? `${s.sendPath}, ${s.inlineSent} of ${s.datagramsSent} sent inline` : `${s.sendPath}` };
 }
 
-const kinds = availableKinds(['raw', 'dgram', 'native']);
+const kinds = availableKinds(['raw', 'dgram', 'native', 'native-gso']);
 console.log(`loopback ${SIZE}-byte ping-pong, both ends the same kind in separate processes, ${trips} round trips, median of ${runs} runs`);
 console.log('kind     p50 µs  p90 µs  p99 µs  p99.9 µs  max µs  notes');
 for (const kind of kinds) {

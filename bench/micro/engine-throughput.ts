@@ -79,7 +79,8 @@ async function sendEngine(kind: Exclude<BenchKind, 'raw'>, port: number, until: 
   await engine.close();
   const secs = (performance.now() - t0) / 1000;
   const s = engine.stats();
-  return { sent: s.datagramsSent, secs, senderCpu: cpuSeconds() - c0, sendPath: s.sendPath, sendCalls: s.sendCalls };
+  const gso = (s as { gsoCalls?: number }).gsoCalls ? 'gso' : s.sendPath === 'gso' ? 'sendmmsg' : s.sendPath;
+  return { sent: s.datagramsSent, secs, senderCpu: cpuSeconds() - c0, sendPath: gso, sendCalls: s.sendCalls };
 }
 
 async function once(kind: BenchKind): Promise<RunResult> {
@@ -94,7 +95,7 @@ async function once(kind: BenchKind): Promise<RunResult> {
   return { ...r, received: rep.datagrams, receiverCpu: rep.cpu };
 }
 
-const kinds = availableKinds(['raw', 'dgram', 'native', 'native-sendmmsg', 'native-sendmsg']);
+const kinds = availableKinds(['raw', 'dgram', 'native', 'native-gso', 'native-sendmmsg', 'native-sendmsg']);
 console.log(`loopback, ${SIZE}-byte datagrams, ${seconds} s per run, median of ${runs} runs; sender and receiver in separate processes`);
 console.log('kind              path       sent dg/s   recv dg/s   recv Gbit/s  loss %  dg/send call  sender CPU s/GB  receiver CPU s/GB');
 for (const kind of kinds) {
