@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { SocketOptions } from '../api/index.js';
 import { CliError, ExitCode } from './exit-codes.js';
+import type { ProgressMode } from './progress.js';
 
 export function usageError(message: string): CliError {
   return new CliError(message, ExitCode.USAGE, 'USAGE');
@@ -107,4 +108,11 @@ export function socketOptionsFrom(values: Record<string, unknown>): SocketOption
   const idle = parseIntFlag('idle-timeout', str('idle-timeout'), 100);
   if (idle !== undefined) options.idleTimeout = idle;
   return options;
+}
+
+/** --progress wins; otherwise --json and --quiet turn the display off. */
+export function progressModeFrom(values: { progress?: string; json?: boolean; quiet?: boolean }): ProgressMode {
+  const mode = values.progress ?? (values.json || values.quiet ? 'off' : 'auto');
+  if (mode !== 'auto' && mode !== 'bar' && mode !== 'lines' && mode !== 'off') throw usageError(`--progress must be auto, bar, lines or off, got '${mode}'`);
+  return mode;
 }

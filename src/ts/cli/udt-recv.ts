@@ -3,11 +3,11 @@
 
 import { access, constants, realpath, stat } from 'node:fs/promises';
 import type { UdtSocket } from '../api/index.js';
-import { parseCli, parsePort, socketFlags, socketFlagsHelp, socketOptionsFrom, usageError } from './args.js';
+import { parseCli, parsePort, socketFlags, socketFlagsHelp, socketOptionsFrom, progressModeFrom, usageError } from './args.js';
 import { CliError, ExitCode, toCliError } from './exit-codes.js';
 import { formatBytes, formatRate, round } from './format.js';
 import { EXIT_CODES_HELP, runTool } from './main.js';
-import { ProgressBoard, type ProgressMode } from './progress.js';
+import { ProgressBoard } from './progress.js';
 import { rawReceive } from './raw.js';
 import { ActiveTransfers, receiveTransfer, type ReceiveSummary } from './receive-file.js';
 import { hostPortText, listenOn } from './socket-util.js';
@@ -29,7 +29,7 @@ Options:
   --raw                 accept one connection and write its plain byte stream (no header, no checksum
                         exchange) to -o; ends when the peer closes
   -o, --output FILE|-   with --raw: where to write (default -, standard output)
-  --json                print one JSON line per transfer (or error) on stdout; no progress display
+  --json                print one JSON line per transfer (or error) on stdout; no progress unless --progress
   --progress MODE       auto | bar | lines | off (default auto: a bar on a terminal, a line a second otherwise)
   -q, --quiet           no progress and no summary lines (errors are still printed)
   -h, --help            show this help
@@ -82,9 +82,7 @@ runTool('udt-recv', USAGE, async (argv, ctx) => {
   void positionals;
   const port = values.port === undefined ? DEFAULT_PORT : parsePort(values.port, true);
   const socketOptions = socketOptionsFrom(values);
-  const mode = (values.json || values.quiet ? 'off' : (values.progress ?? 'auto')) as ProgressMode;
-  if (!['auto', 'bar', 'lines', 'off'].includes(mode)) throw usageError(`--progress must be auto, bar, lines or off, got '${mode}'`);
-  const board = new ProgressBoard(process.stderr, mode);
+  const board = new ProgressBoard(process.stderr, progressModeFrom(values));
   const announce = (address: string, p: number, extra: string) => {
     if (!values.quiet) process.stderr.write(`udt-recv: listening on ${hostPortText(address, p)}${extra}\n`);
   };

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // udt-send: sends a file to udt-recv over UDT (resumable, SHA-256 checked), or a raw byte stream with --raw.
 
-import { parseCli, parseHostPort, socketFlags, socketFlagsHelp, socketOptionsFrom, usageError } from './args.js';
+import { parseCli, parseHostPort, socketFlags, socketFlagsHelp, socketOptionsFrom, progressModeFrom, usageError } from './args.js';
 import { ExitCode } from './exit-codes.js';
 import { formatBytes, formatRate, round } from './format.js';
 import { EXIT_CODES_HELP, runTool } from './main.js';
-import { ProgressBoard, type ProgressMode } from './progress.js';
+import { ProgressBoard } from './progress.js';
 import { rawSend } from './raw.js';
 import { sendFile } from './send-file.js';
 
@@ -20,7 +20,7 @@ Options:
   --name NAME           store the file under NAME on the receiver (default: FILE's base name)
   --raw                 send the plain byte stream (no header, no checksum exchange), e.g. to a libudt
                         program or 'udt-recv --raw'; FILE may be - for standard input
-  --json                print one JSON summary (or error) on stdout; no progress display
+  --json                print one JSON summary (or error) on stdout; no progress unless --progress is given
   --progress MODE       auto | bar | lines | off (default auto: a bar on a terminal, a line a second otherwise)
   -q, --quiet           no progress and no summary line (errors are still printed)
   -h, --help            show this help
@@ -50,11 +50,9 @@ runTool('udt-send', USAGE, async (argv, ctx) => {
   const [file, target] = positionals;
   const { host, port } = parseHostPort(target);
   const socket = socketOptionsFrom(values);
-  const mode = (values.json || values.quiet ? 'off' : (values.progress ?? 'auto')) as ProgressMode;
-  if (!['auto', 'bar', 'lines', 'off'].includes(mode)) throw usageError(`--progress must be auto, bar, lines or off, got '${mode}'`);
   if (values.raw && values.name !== undefined) throw usageError('--name has no meaning with --raw');
   if (!values.raw && file === '-') throw usageError("standard input ('-') needs --raw (the file protocol needs the size up front)");
-  const board = new ProgressBoard(process.stderr, mode);
+  const board = new ProgressBoard(process.stderr, progressModeFrom(values));
   const common = { host, port, socket, board, signal: ctx.signal };
   const result = values.raw ? await rawSend({ ...common, input: file }) : await sendFile({ ...common, file, name: values.name });
   if (values.json) {
