@@ -9,8 +9,9 @@ const BDP_BYTES = (LINK_BPS * 2 * ONE_WAY_US) / 1e6 / 8;
 const WARMUP_S = 5;
 const DURATION_S = 65;
 
-function run(seed: number, loss: number, timerSlackUs: number): BulkResult {
+function run(seed: number, loss: number, timerSlackUs: number, congestion: 'udt' | 'bbr' = 'udt'): BulkResult {
   return runBulk({
+    options: { congestion },
     seed,
     link: { rateBps: LINK_BPS, delayUs: ONE_WAY_US, queueBytes: BDP_BYTES, loss },
     back: { rateBps: LINK_BPS, delayUs: ONE_WAY_US, queueBytes: BDP_BYTES },
@@ -50,5 +51,16 @@ describe('UDT native CC in virtual time (100 Mbit/s, 100 ms RTT, 1-BDP drop-tail
       console.log(`loss ${loss * 100}%: goodput ${pct(goodput(r))} of the link; ${c.pktRetrans} retransmissions of ${c.pktSent} packets`);
       expect(r.pair.spins()).toBe(0);
     }
+  });
+});
+
+describe('model-based controller (congestion: "bbr") in virtual time, same path', () => {
+  it('keeps at least 90% of the link with no loss and at least 80% under 1% random loss', () => {
+    const clean = [1, 2].map((seed) => goodput(run(seed, 0, 20, 'bbr')));
+    const lossy = [1, 2].map((seed) => goodput(run(seed, 0.01, 20, 'bbr')));
+    const tenth = goodput(run(1, 0.001, 20, 'bbr'));
+    console.log(`bbr goodput: no loss ${clean.map(pct).join(', ')}; 0.1% loss ${pct(tenth)}; 1% loss ${lossy.map(pct).join(', ')}`);
+    for (const g of clean) expect(g).toBeGreaterThanOrEqual(0.9);
+    for (const g of lossy) expect(g).toBeGreaterThanOrEqual(0.8);
   });
 });

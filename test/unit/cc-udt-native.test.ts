@@ -13,6 +13,7 @@ class FakeState implements CcState {
   rtt = 100_000;
   rttVar = 50_000;
   lastRttSample = 100_000;
+  lastReportedRtt = 100_000;
   recvRate = 0;
   lastArrivalRate = 0;
   bandwidth = 1;

@@ -2,12 +2,13 @@
 
 import { FixedRateController } from './congestion/fixed-rate.js';
 import type { CongestionController, CongestionControllerFactory } from './congestion/controller.js';
+import { ModelBasedController } from './congestion/model-based.js';
 import { UdtNativeController } from './congestion/udt-native.js';
 import { InvalidArgumentError } from './errors.js';
 import { DATA_OVERHEAD, IP_UDP_OVERHEAD } from './packet.js';
 import { createRng, type Rng } from './rng.js';
 
-export type CongestionOption = 'udt' | 'fixed' | CongestionController | CongestionControllerFactory;
+export type CongestionOption = 'udt' | 'bbr' | 'fixed' | CongestionController | CongestionControllerFactory;
 
 /** User-facing options. Sizes in bytes, times in milliseconds, rates in bytes per second. */
 export interface ConnectionOptions {
@@ -21,7 +22,10 @@ export interface ConnectionOptions {
   sendBufferSize?: number;
   /** Receive buffer limit in bytes (UDT_RCVBUF). Default 8192 packets' worth; capped at the flow window. */
   receiveBufferSize?: number;
-  /** 'udt' (native DAIMD, the default), 'fixed' (needs maxBandwidth) or a controller / factory. */
+  /**
+   * 'udt' (native DAIMD, the default, as libudt), 'bbr' (model-based and loss-tolerant, for long lossy paths),
+   * 'fixed' (needs maxBandwidth) or a controller / factory.
+   */
   congestion?: CongestionOption;
   /** Per-connection cap on the send rate, bytes/s (UDT_MAXBW). Default none. */
   maxBandwidth?: number;
@@ -74,6 +78,7 @@ function checkNumber(name: string, v: unknown, min: number): number {
 
 function controllerFactory(opt: CongestionOption | undefined, maxBandwidth: number): CongestionControllerFactory {
   if (opt === undefined || opt === 'udt') return () => new UdtNativeController();
+  if (opt === 'bbr') return () => new ModelBasedController();
   if (opt === 'fixed') {
     if (!(maxBandwidth > 0)) throw new InvalidArgumentError("congestion 'fixed' needs maxBandwidth (bytes/s)");
     return () => new FixedRateController({ bitsPerSecond: maxBandwidth * 8 });
@@ -87,7 +92,7 @@ function controllerFactory(opt: CongestionOption | undefined, maxBandwidth: numb
       return opt;
     };
   }
-  throw new InvalidArgumentError(`congestion must be 'udt', 'fixed', a controller or a factory, got ${String(opt)}`);
+  throw new InvalidArgumentError(`congestion must be 'udt', 'bbr', 'fixed', a controller or a factory, got ${String(opt)}`);
 }
 
 export function resolveConfig(options: ConnectionOptions = {}, rendezvous = false): CoreConfig {

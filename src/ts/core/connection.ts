@@ -48,6 +48,11 @@ export interface ConnectionParams {
 const HANDSHAKE_RETRY_US = 250_000;
 const MIN_EXP_US = 300_000;
 const SYN_US = 10_000;
+/**
+ * How long a server keeps its first data back unless the client speaks first (see Sender.holdNewData). A libudt client
+ * took 1-5 ms on loopback to register after our response; our own clients send a keep-alive at once instead.
+ */
+const FIRST_DATA_HOLD_US = 20_000;
 
 export class Connection {
   readonly counters = new ConnectionCounters();
@@ -132,6 +137,7 @@ export class Connection {
     };
     c.hsDue = true;
     c.establish(params.now, { peerSocketId: request.socketId, peerIsn: request.isn, mss, peerFlowWindow: request.flowWindow });
+    c.sender!.holdNewData(params.now + FIRST_DATA_HOLD_US);
     return c;
   }
 
@@ -240,6 +246,7 @@ export class Connection {
       return;
     }
     if ((buf[off] & 0x80) === 0) {
+      this.sender?.releaseNewData();
       this.handleData(now, buf, off, len, owned);
       return;
     }
@@ -248,6 +255,7 @@ export class Connection {
       c.ctrlIgnored++;
       return;
     }
+    if (pkt.kind !== 'handshake') this.sender?.releaseNewData();
     // A keep-alive proves the peer alive but says nothing about our unacknowledged data: restarting EXP on it would
     // stall a lost tail forever once the peer's keep-alive period is shorter than our EXP interval.
     if (pkt.kind === 'keepalive') this.lastRecvTime = now;
@@ -388,6 +396,8 @@ export class Connection {
     this.timers.clear(Timer.HandshakeRetry);
     this.timers.clear(Timer.ConnectDeadline);
     if (this.role !== 'server') this.hsDue = false;
+    // Tells a server that holds its first data back (Sender.holdNewData) that we are ready for it.
+    if (this.role === 'client') this.keepAliveDue = true;
     this.lastRecvTime = now;
     this.expBase = now;
     this.events.push({ type: 'connected' });
@@ -498,6 +508,7 @@ export class Connection {
       return;
     }
     const s = this.sender!;
+    s.onTimer(now);
     if (s.hasUnacked && now >= this.expBase + this.expInterval()) {
       s.onExpTimeout(now);
       this.expCount++;

@@ -27,6 +27,8 @@ export class SendBuffer {
   private msgws = new Int32Array(0);
   private flags = new Uint8Array(0);
   private deadlines = new Float64Array(0);
+  private sentTimes = new Float64Array(0);
+  private lastTxTimes = new Float64Array(0);
 
   constructor(
     readonly payloadSize: number,
@@ -103,6 +105,22 @@ export class SendBuffer {
 
   deadlineAt(idx: number): number {
     return this.deadlines[idx];
+  }
+
+  /** Records a transmission; a retransmitted packet no longer gives an unambiguous RTT sample. */
+  noteSent(idx: number, now: number, retransmission: boolean): void {
+    this.sentTimes[idx] = retransmission ? -1 : now;
+    this.lastTxTimes[idx] = now;
+  }
+
+  /** When the packet was last (re)transmitted. */
+  lastTxAt(idx: number): number {
+    return this.lastTxTimes[idx];
+  }
+
+  /** When the packet was first sent, or -1 if it has been retransmitted since. */
+  sentTimeAt(idx: number): number {
+    return this.sentTimes[idx];
   }
 
   isDropped(idx: number): boolean {
@@ -204,6 +222,8 @@ export class SendBuffer {
     const msgws = new Int32Array(newCap);
     const flags = new Uint8Array(newCap);
     const deadlines = new Float64Array(newCap);
+    const sentTimes = new Float64Array(newCap);
+    const lastTxTimes = new Float64Array(newCap);
     for (let i = 0; i < this.count; i++) {
       const from = (this.head + i) & this.mask;
       chunks[i] = this.chunks[from];
@@ -212,6 +232,8 @@ export class SendBuffer {
       msgws[i] = this.msgws[from];
       flags[i] = this.flags[from];
       deadlines[i] = this.deadlines[from];
+      sentTimes[i] = this.sentTimes[from];
+      lastTxTimes[i] = this.lastTxTimes[from];
     }
     this.chunks = chunks;
     this.offs = offs;
@@ -219,6 +241,8 @@ export class SendBuffer {
     this.msgws = msgws;
     this.flags = flags;
     this.deadlines = deadlines;
+    this.sentTimes = sentTimes;
+    this.lastTxTimes = lastTxTimes;
     this.cap = newCap;
     this.mask = newCap - 1;
     this.head = 0;

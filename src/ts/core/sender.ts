@@ -10,6 +10,7 @@ import type { ConnectionCounters } from './stats.js';
 import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
 
 const MAX_PENDING_ACK2 = 64;
+const SYN_US = 10_000;
 
 export interface SenderSetup {
   isn: number;
@@ -38,11 +39,19 @@ export class Sender implements CcState {
   sndLastDataAck: number;
   flowWindow: number;
   recvRate = 16;
+  /** RTT measured from our own send time of the packet just before the latest ACK number (µs, 0 = none yet). */
+  lastRttSample = 0;
+  /** The receiver's own RTT estimate from the latest full ACK (ACK→ACK2 based, so holes do not inflate it). */
+  lastReportedRtt = 0;
+  /** The receiver's packet arrival speed from the latest 24-byte ACK, before smoothing (0 when unknown). */
+  lastArrivalRate = 0;
   bandwidth = 1;
   deliveredPackets = 0;
   /** Lateness the pacer may make up in a burst, µs (set by the endpoint per engine). */
   burstCreditUs = 2000;
   private nextSendTime = 0;
+  /** New data waits until this time, µs (0 = no hold); see holdNewData. */
+  private holdUntil = 0;
   private period = 1;
   private pendingAck2: number[] = [];
   private pendingDrops: number[] = [];
@@ -94,8 +103,13 @@ export class Sender implements CcState {
     return this.buffer.packets > 0;
   }
 
+  /**
+   * The flow window bounds everything unacknowledged (it is receive-buffer space); the congestion window only what
+   * may still be on the wire, so packets already reported lost and waiting for retransmission do not count.
+   */
   private windowOpen(): boolean {
-    return this.flightSize < Math.min(this.flowWindow, Math.floor(this.cc.cwnd));
+    const flight = this.flightSize;
+    return flight < this.flowWindow && flight - this.loss.size < Math.floor(this.cc.cwnd);
   }
 
   private hasDataToSend(): boolean {
@@ -105,7 +119,38 @@ export class Sender implements CcState {
   /** Next time the sender needs to run (µs), or Infinity. */
   nextDeadline(): number {
     if (this.pendingAck2.length > 0 || this.pendingDrops.length > 0) return 0;
-    return this.hasDataToSend() ? this.nextSendTime : Infinity;
+    return Math.min(this.hasDataToSend() ? Math.max(this.nextSendTime, this.holdUntil) : Infinity, this.headRetransmitDeadline());
+  }
+
+  /**
+   * The receiver only ACKs progress, so while the oldest unacknowledged packet is a hole it stays silent about it.
+   * When that packet was already retransmitted and an RTO has passed since, the retransmission is presumed lost.
+   */
+  private headRetransmitDeadline(): number {
+    if (this.loss.size > 0 || this.flightSize === 0) return Infinity;
+    const idx = this.buffer.indexOf(this.sndLastAck);
+    if (idx < 0 || this.buffer.sentTimeAt(idx) >= 0 || this.buffer.isDropped(idx)) return Infinity;
+    return this.buffer.lastTxAt(idx) + this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
+  }
+
+  /** Runs the sender's own timer: re-queues a lost retransmission of the oldest hole. */
+  onTimer(now: number): void {
+    if (now >= this.headRetransmitDeadline()) {
+      this.counters.pktSndLoss += this.loss.insert(this.sndLastAck, this.sndLastAck);
+      if (this.nextSendTime > now) this.nextSendTime = now;
+    }
+  }
+
+  /**
+   * Keeps the first data back until `until` or releaseNewData(): a libudt client discards data packets that arrive
+   * before its connect() has finished with our handshake response (they are lost without a NAK).
+   */
+  holdNewData(until: number): void {
+    this.holdUntil = until;
+  }
+
+  releaseNewData(): void {
+    this.holdUntil = 0;
   }
 
   /** New data was queued: an idle pacer starts from now, not from a stale time. */
@@ -129,10 +174,16 @@ export class Sender implements CcState {
     }
     if (seqCmp(ackNo, this.sndLastDataAck) <= 0) return;
     this.deliveredPackets += seqOff(this.sndLastDataAck, ackNo);
+    const newest = this.buffer.indexOf(seqDec(ackNo));
+    if (newest >= 0 && this.buffer.sentTimeAt(newest) >= 0) this.lastRttSample = now - this.buffer.sentTimeAt(newest);
     this.buffer.ackTo(ackNo);
     this.loss.removeBefore(ackNo);
     this.sndLastDataAck = ackNo;
-    if (rtt > 0) this.rttEstimator.update(rtt);
+    if (rtt > 0) {
+      this.lastReportedRtt = rtt;
+      this.rttEstimator.update(rtt);
+    }
+    if (rate >= 0) this.lastArrivalRate = rate;
     if (rate > 0) this.recvRate = Math.floor((this.recvRate * 7 + rate) / 8);
     if (cap > 0) this.bandwidth = Math.floor((this.bandwidth * 7 + cap) / 8);
     this.cc.onAck(ackNo, now);
@@ -212,6 +263,11 @@ export class Sender implements CcState {
   /** Writes data packets due by now + horizon, paced by the CC period. `ts` = µs since the connection began. */
   pollData(now: number, horizon: number, out: TransmitBuffer, dst: number, ts: number): void {
     const limit = now + horizon;
+    if (this.holdUntil > 0) {
+      if (this.holdUntil > limit) return;
+      if (this.nextSendTime < this.holdUntil) this.nextSendTime = this.holdUntil;
+      this.holdUntil = 0;
+    }
     if (this.nextSendTime < now - this.burstCreditUs) this.nextSendTime = now - this.burstCreditUs;
     const c = this.counters;
     while (out.count < out.capacity && this.nextSendTime <= limit) {
@@ -241,6 +297,7 @@ export class Sender implements CcState {
       const at = nextSlot(out);
       writeDataHeader(out.buf, at, seq, this.buffer.msgWordAt(idx), ts, dst);
       const len = this.buffer.copyPayload(idx, out.buf, at + 16);
+      this.buffer.noteSent(idx, this.nextSendTime > now ? this.nextSendTime : now, retrans);
       commitSlot(out, 16 + len, this.nextSendTime > now ? this.nextSendTime : 0);
       c.pktSent++;
       if (retrans) {

@@ -11,8 +11,14 @@ export interface CcState {
   /** The sender's smoothed RTT and variance (µs). */
   readonly rtt: number;
   readonly rttVar: number;
+  /** Unsmoothed RTT of the newest acknowledged packet that was sent once (µs; 0 until there is one). */
+  readonly lastRttSample: number;
+  /** The receiver's RTT estimate as reported in the latest full ACK (µs; 0 until there is one). */
+  readonly lastReportedRtt: number;
   /** EWMA of the receiver's packet arrival speed (ACK word 4), packets/s. */
   readonly recvRate: number;
+  /** The latest unsmoothed arrival speed the receiver reported (packets/s), 0 when it had no estimate. */
+  readonly lastArrivalRate: number;
   /** EWMA of the receiver's link capacity estimate (ACK word 5), packets/s. */
   readonly bandwidth: number;
   /** Flow window from the handshake: the slow-start ceiling of UDT native CC. */

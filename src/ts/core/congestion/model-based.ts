@@ -1,0 +1,233 @@
+// A loss-tolerant, model-based controller (BBR-like): paces at the measured bottleneck rate, ignores random loss.
+
+import { seqCmp } from '../seq.js';
+import type { CcState, CongestionController } from './controller.js';
+
+const STARTUP_GAIN = 2.885;
+const DRAIN_GAIN = 1 / STARTUP_GAIN;
+/** Pacing gains of the bandwidth-probing cycle, one phase per min RTT. */
+const PROBE_GAINS = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
+const CWND_GAIN = 2;
+/** Extra window, in BDPs, per unit of loss rate (1% loss → +4 BDP), capped. */
+const HOLE_ALLOWANCE_PER_LOSS = 400;
+const MAX_HOLE_ALLOWANCE = 6;
+const LOSS_RATE_GAIN = 0.125;
+const ROUND_SAMPLES = 64;
+/** A round's smallest RTT above this multiple of the min RTT (plus ACK delay slack) means a standing queue. */
+const QUEUE_RTT_FACTOR = 1.25;
+const SYN_SLACK_US = 10_000;
+const QUEUE_DRAIN_GAIN = 0.85;
+const BW_QUANTILE = 0.75;
+const BW_WINDOW_ROUNDS = 10;
+const MIN_RTT_WINDOW_US = 10_000_000;
+const PROBE_RTT_US = 200_000;
+const PROBE_RTT_CWND = 4;
+const STARTUP_GROWTH = 1.25;
+const STARTUP_FLAT_ROUNDS = 3;
+/** Startup ends early when a round loses more than this share (the queue overflowed, it is not random loss). */
+const STARTUP_LOSS_EXIT = 0.02;
+/** In any mode, a round losing more than this share makes the model drop its bandwidth estimate. */
+const HIGH_LOSS = 0.2;
+const MIN_CWND = 16;
+const INITIAL_WINDOW = 32;
+const HISTORY = 128;
+/** Delivery-rate samples span at least this long, µs (full ACKs come every 10 ms). */
+const MIN_SAMPLE_SPAN_US = 20_000;
+
+type Mode = 'startup' | 'drain' | 'probe-bw' | 'probe-rtt';
+
+export class ModelBasedController implements CongestionController {
+  readonly name = 'bbr';
+  sendPeriod = 1;
+  cwnd = INITIAL_WINDOW;
+  private state!: CcState;
+  private mode: Mode = 'startup';
+  private readonly bwByRound = new Float64Array(BW_WINDOW_ROUNDS);
+  private readonly roundSamples: number[] = [];
+  private roundMinRtt = Infinity;
+  private standingQueue = false;
+  /** Smoothed share of packets reported lost per round. */
+  private lossRate = 0;
+  private rounds = 0;
+  private roundEnd = 0;
+  private roundStartDelivered = 0;
+  private roundLost = 0;
+  private btlBw = 0;
+  private minRtt = Infinity;
+  private minRttStamp = 0;
+  private probeRttMin = Infinity;
+  private probeRttDoneAt = -1;
+  private fullBw = 0;
+  private flatRounds = 0;
+  private reachedFullBw = false;
+  private cycle = 0;
+  private cycleStamp = 0;
+  private readonly histTime = new Float64Array(HISTORY);
+  private readonly histDelivered = new Float64Array(HISTORY);
+  private histCount = 0;
+  private histNext = 0;
+
+  init(state: CcState, now: number): void {
+    this.state = state;
+    this.mode = 'startup';
+    this.roundEnd = state.sndCurr;
+    this.minRttStamp = now;
+    this.cwnd = INITIAL_WINDOW;
+    this.sendPeriod = state.rtt / (STARTUP_GAIN * INITIAL_WINDOW);
+    this.record(now, state.deliveredPackets);
+  }
+
+  /** Packets the path holds at the bottleneck rate over the min RTT. */
+  private bdp(): number {
+    const rtt = this.minRtt === Infinity ? this.state.rtt : this.minRtt;
+    return this.btlBw > 0 ? (this.btlBw * rtt) / 1e6 : INITIAL_WINDOW;
+  }
+
+  private record(now: number, delivered: number): void {
+    this.histTime[this.histNext] = now;
+    this.histDelivered[this.histNext] = delivered;
+    this.histNext = (this.histNext + 1) % HISTORY;
+    if (this.histCount < HISTORY) this.histCount++;
+  }
+
+  /** Cumulative-ACK delivery rate (packets/s) over the most recent span of at least one min RTT. */
+  private deliveryRate(now: number, delivered: number): number {
+    const span = Math.max(MIN_SAMPLE_SPAN_US, this.minRtt === Infinity ? 0 : this.minRtt);
+    let t = -1;
+    let d = 0;
+    for (let k = 1; k <= this.histCount; k++) {
+      const i = (this.histNext - k + HISTORY) % HISTORY;
+      t = this.histTime[i];
+      d = this.histDelivered[i];
+      if (now - t >= span) break;
+    }
+    return t >= 0 && now > t ? ((delivered - d) * 1e6) / (now - t) : 0;
+  }
+
+  /**
+   * A bandwidth sample. The receiver's arrival speed is measured behind the bottleneck and cannot run ahead of it
+   * the way cumulative delivery jumps after loss recovery do; delivery covers receivers that report no speed.
+   */
+  private bandwidthSample(now: number): number {
+    const s = this.state;
+    const delivery = this.deliveryRate(now, s.deliveredPackets);
+    const arrival = s.lastArrivalRate;
+    return arrival > 0 ? Math.min(arrival, Math.max(delivery, arrival / 2)) : delivery;
+  }
+
+  onAck(ackNo: number, now: number): void {
+    const s = this.state;
+    const rttSample = s.lastRttSample > 0 ? s.lastRttSample : s.rtt;
+    if (this.mode === 'probe-rtt') this.probeRttMin = Math.min(this.probeRttMin, rttSample);
+    if (s.lastReportedRtt > 0) this.roundMinRtt = Math.min(this.roundMinRtt, s.lastReportedRtt);
+    if (rttSample <= this.minRtt) {
+      this.minRtt = rttSample;
+      this.minRttStamp = now;
+    }
+    const rate = this.bandwidthSample(now);
+    this.record(now, s.deliveredPackets);
+    let newRound = false;
+    if (seqCmp(ackNo, this.roundEnd) > 0) {
+      this.endRound();
+      newRound = true;
+    }
+    this.noteBandwidth(rate);
+    this.advanceMode(now, newRound);
+    this.applyModel();
+  }
+
+  /**
+   * Keeps, per round, an upper quantile of the samples rather than the single largest: arrival-speed samples carry
+   * jitter, and a max of maxima would pace above the bottleneck.
+   */
+  private noteBandwidth(rate: number): void {
+    if (rate <= 0) return;
+    const r = this.roundSamples;
+    if (r.length < ROUND_SAMPLES) r.push(rate);
+    else r[this.rounds % ROUND_SAMPLES] = rate;
+    const sorted = [...r].sort((a, b) => a - b);
+    this.bwByRound[this.rounds % BW_WINDOW_ROUNDS] = sorted[Math.floor((sorted.length - 1) * BW_QUANTILE)];
+    this.btlBw = Math.max(...this.bwByRound);
+  }
+
+  /** Closes a round trip: judges its loss, then opens the next bandwidth slot. */
+  private endRound(): void {
+    const s = this.state;
+    const delivered = s.deliveredPackets - this.roundStartDelivered;
+    const lossShare = this.roundLost / Math.max(1, delivered + this.roundLost);
+    if (delivered + this.roundLost >= 16) this.lossRate += LOSS_RATE_GAIN * (lossShare - this.lossRate);
+    if (lossShare > HIGH_LOSS) this.bwByRound.fill(0);
+    const queueing = s.lastReportedRtt > QUEUE_RTT_FACTOR * this.minRtt + SYN_SLACK_US;
+    if (this.mode === 'startup' && lossShare > STARTUP_LOSS_EXIT && this.roundLost >= 8 && queueing) this.enterDrain();
+    this.rounds++;
+    this.roundEnd = s.sndCurr;
+    this.roundStartDelivered = s.deliveredPackets;
+    this.roundLost = 0;
+    this.roundSamples.length = 0;
+    // A round whose every RTT sample stood well above the minimum kept a standing queue: pace below the estimate
+    // for the next round so the queue drains (the estimate may sit a little above the bottleneck).
+    this.standingQueue = this.roundMinRtt !== Infinity && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt + SYN_SLACK_US;
+    this.roundMinRtt = Infinity;
+    this.bwByRound[this.rounds % BW_WINDOW_ROUNDS] = 0;
+  }
+
+  private enterDrain(): void {
+    this.mode = 'drain';
+    this.reachedFullBw = true;
+  }
+
+  private advanceMode(now: number, newRound: boolean): void {
+    if (this.mode === 'startup' && newRound) {
+      if (this.btlBw >= this.fullBw * STARTUP_GROWTH) {
+        this.fullBw = this.btlBw;
+        this.flatRounds = 0;
+      } else if (++this.flatRounds >= STARTUP_FLAT_ROUNDS) {
+        this.enterDrain();
+      }
+    }
+    if (this.mode === 'drain' && this.state.flightSize <= this.bdp()) this.enterProbeBw(now);
+    if (this.mode === 'probe-bw' && now - this.cycleStamp > this.minRtt) {
+      this.cycle = (this.cycle + 1) % PROBE_GAINS.length;
+      this.cycleStamp = now;
+    }
+    if (this.mode !== 'probe-rtt' && now - this.minRttStamp > MIN_RTT_WINDOW_US) {
+      this.mode = 'probe-rtt';
+      this.probeRttMin = Infinity;
+      this.probeRttDoneAt = -1;
+    }
+    if (this.mode === 'probe-rtt') {
+      if (this.probeRttDoneAt < 0 && this.state.flightSize <= PROBE_RTT_CWND) this.probeRttDoneAt = now + PROBE_RTT_US;
+      if (this.probeRttDoneAt >= 0 && now >= this.probeRttDoneAt) {
+        if (this.probeRttMin < Infinity) this.minRtt = this.probeRttMin;
+        this.minRttStamp = now;
+        if (this.reachedFullBw) this.enterProbeBw(now);
+        else this.mode = 'startup';
+      }
+    }
+  }
+
+  private enterProbeBw(now: number): void {
+    this.mode = 'probe-bw';
+    this.cycle = 2;
+    this.cycleStamp = now;
+  }
+
+  private applyModel(): void {
+    if (this.btlBw <= 0) return;
+    const m = this.mode;
+    let gain = m === 'startup' ? STARTUP_GAIN : m === 'drain' ? DRAIN_GAIN : m === 'probe-rtt' ? 1 : PROBE_GAINS[this.cycle];
+    if (m === 'probe-bw' && this.standingQueue && gain >= 1) gain = QUEUE_DRAIN_GAIN;
+    this.sendPeriod = 1e6 / (gain * this.btlBw);
+    // Cumulative ACKs count everything behind the oldest hole as in flight, so under random loss the window needs
+    // room for about a repair time's worth of packets beyond the pipe itself.
+    const cwndGain = m === 'startup' || m === 'drain' ? CWND_GAIN : CWND_GAIN + Math.min(MAX_HOLE_ALLOWANCE, HOLE_ALLOWANCE_PER_LOSS * this.lossRate);
+    this.cwnd = m === 'probe-rtt' ? PROBE_RTT_CWND : Math.max(MIN_CWND, cwndGain * this.bdp() + MIN_CWND);
+  }
+
+  onLoss(ranges: ReadonlyArray<readonly [number, number]>): void {
+    for (const [a, b] of ranges) this.roundLost += Math.max(1, b - a + 1);
+  }
+
+  /** A retransmission time-out during recovery is expected under heavy loss: the model stays as it is. */
+  onTimeout(): void {}
+}
