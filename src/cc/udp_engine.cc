@@ -492,9 +492,9 @@ Napi::Value UdpEngine::Peer(const Napi::CallbackInfo& info) {
   }
   Addr a;
   std::string err;
-  if (!parseAddr(family_, v6only_, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().Int32Value(), a,
-                 err)) {
-    throwError(env, "ERR_UDT_ENGINE_ADDRESS", err);
+  int port = info[1].As<Napi::Number>().Int32Value();
+  if (port < 1 || !parseAddr(family_, v6only_, info[0].As<Napi::String>().Utf8Value(), port, a, err)) {
+    throwError(env, "ERR_UDT_ENGINE_ADDRESS", port < 1 ? "port out of range" : err);
   }
   return Napi::Number::New(env, peers_.intern(a));
 }

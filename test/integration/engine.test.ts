@@ -183,6 +183,8 @@ describe.each(kinds)('%s engine', (kind) => {
     const r = await Rig.open(kind);
     expect(() => r.engine.peer('::1', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
     expect(() => r.engine.peer('example.com', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
+    expect(() => r.engine.peer('127.0.0.1', 0)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
+    expect(() => r.engine.peer('127.0.0.1', 65536)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
     const v6only = await Rig.open(kind, { type: 'udp6', address: '::1', ipv6Only: true });
     expect(() => v6only.engine.peer('127.0.0.1', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
   });
@@ -310,8 +312,13 @@ describe.each(kinds)('%s engine', (kind) => {
     const peer = a.peerTo(b);
     a.send(peer, payloads(1500, 1200, 4), (i) => (i % 2 ? nowUs() + 1000 : 0));
     b.send(b.peerTo(a), payloads(500, 1200, 5));
+    const late = a.engine.txReserve();
     const closing = a.engine.close();
     expect(a.engine.close()).toBe(closing);
+    if (late) {
+      late.count = 1;
+      expect(() => a.engine.txCommit(late)).not.toThrow();
+    }
     await Promise.all([closing, b.engine.close()]);
     expect(a.engine.txReserve()).toBeNull();
     expect(a.engine.txAvailable()).toBe(0);

@@ -17,6 +17,7 @@ describe('PeerBook', () => {
     expect(() => new PeerBook('IPv4', false).normalize('::1', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
     expect(() => new PeerBook('IPv6', true).normalize('10.0.0.1', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
     expect(() => new PeerBook('IPv4', false).normalize('1.2.3.4', 70000)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
+    expect(() => new PeerBook('IPv4', false).normalize('1.2.3.4', 0)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
     expect(() => new PeerBook('IPv4', false).normalize('localhost', 1)).toThrow(expect.objectContaining({ code: 'ERR_UDT_ENGINE_ADDRESS' }));
   });
 

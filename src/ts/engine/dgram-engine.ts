@@ -191,9 +191,10 @@ export class DgramEngine implements Engine {
   }
 
   txCommit(batch: TxBatch): void {
+    if (!this.sock || this.closing) return;
     if (batch !== this.reserved) throw engineError('ERR_UDT_ENGINE_TX', 'txCommit without a reserved batch');
     this.reserved = null;
-    if (batch.count <= 0 || !this.sock) return;
+    if (batch.count <= 0) return;
     if (batch.count > BLOCK_CAP) throw engineError('ERR_UDT_ENGINE_TX', 'batch count out of range');
     const blk = this.tail % BLOCKS;
     let min = Infinity;
@@ -256,11 +257,17 @@ export class DgramEngine implements Engine {
       this.st.sendErrors++;
       return;
     }
-    this.pending[blk]++;
     this.st.sendCalls++;
+    try {
+      this.sock!.send(b.buf, i * b.stride, len, p.port, p.address, this.sentCallbacks[blk]);
+    } catch (e) {
+      this.st.sendErrors++;
+      this.st.lastSendError = (e as Error & { code?: string }).code ?? (e as Error).message;
+      return;
+    }
+    this.pending[blk]++;
     this.st.datagramsSent++;
     this.st.bytesSent += len;
-    this.sock!.send(b.buf, i * b.stride, len, p.port, p.address, this.sentCallbacks[blk]);
   }
 
   private noteWouldBlock(wasQueued: boolean): void {

@@ -171,10 +171,10 @@ export class NativeEngine implements Engine {
   }
 
   txCommit(batch: TxBatch): void {
+    if (!this.native || this.closing) return;
     if (batch !== this.reserved) throw engineError('ERR_UDT_ENGINE_TX', 'txCommit without a reserved batch');
     this.reserved = null;
-    if (batch.count <= 0 || !this.native || this.closing) return;
-    this.committed = this.native.commit(batch.count);
+    if (batch.count > 0) this.committed = this.native.commit(batch.count);
   }
 
   txAvailable(): number {

@@ -38,7 +38,7 @@ export class PeerBook {
 
   /** Normalizes a user-given numeric address for this socket (IPv4 becomes v4-mapped on a dual-stack IPv6 socket). */
   normalize(address: string, port: number): string {
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw engineError('ERR_UDT_ENGINE_ADDRESS', `port out of range: ${port}`);
     }
     const kind = isIP(address);
