@@ -17,7 +17,7 @@ constexpr int kFlagExited = 2;
 constexpr uint32_t kBlockCap = 64;
 constexpr size_t kTxSlabTarget = 8u << 20;
 constexpr uint32_t kMaxBlocks = 32;
-constexpr uint32_t kGroSlot = 65536;
+constexpr uint32_t kRxSlot = 65536;  // any UDP datagram fits, as with node:dgram (only touched pages cost memory)
 constexpr uint32_t kGroSlots = 32;
 constexpr uint32_t kPlainSlots = 64;
 constexpr uint32_t kGroMaxSegments = 64;
@@ -157,12 +157,11 @@ void UdpEngine::setupRings(uint32_t maxDatagram, uint32_t blocks) {
   ring_.slots.resize(slots);
   ring_.blocks.resize(nblocks);
 
+  rxSlot_ = kRxSlot;
   if (sock_.groEnabled) {
-    rxSlot_ = kGroSlot;
     rxSlots_ = kGroSlots;
     rxEntries_ = kGroSlots * kGroMaxSegments;
   } else {
-    rxSlot_ = static_cast<uint32_t>(align(maxDatagram, 64));
     rxSlots_ = kPlainSlots;
     rxEntries_ = kPlainSlots;
   }

@@ -295,6 +295,14 @@ describe.each(kinds)('%s engine', (kind) => {
     });
   });
 
+  it('delivers datagrams larger than maxDatagram whole (the consumer decides what is malformed)', async () => {
+    const a = await Rig.open(kind, { maxDatagram: 9000 });
+    const b = await Rig.open(kind);
+    a.send(a.peerTo(b), [Buffer.alloc(3000, 1), Buffer.alloc(8000, 2)]);
+    await waitFor('oversize datagrams', () => b.got.length === 2);
+    expect(b.got.map((g) => g.data.length)).toEqual([3000, 8000]);
+  });
+
   it('stops reading while paused and resumes without loss', async () => {
     const a = await Rig.open(kind);
     const b = await Rig.open(kind);
