@@ -4,13 +4,13 @@ import { createHash, randomBytes, randomFill } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/ts/api/index.js';
+import { connect, createServer } from '../../src/ts/api/index.js';
 import { encodeOffer, unsafeNameReason } from '../../src/ts/cli/transfer-protocol.js';
 import { buildOnce, repoRoot } from '../support/build-once.js';
 
@@ -128,6 +128,7 @@ async function freshDir(name: string): Promise<string> {
 beforeAll(async () => {
   await buildOnce(['dist/cli/udt-send.js', 'dist/cli/udt-recv.js', 'dist/cli/udt-perf.js']);
   work = await mkdtemp(join(tmpdir(), 'udt-cli-test-'));
+  await randomFile(join(work, 'small.bin'), 64 * 1024);
 }, 180_000);
 
 afterEach(() => {
@@ -212,6 +213,20 @@ describe('udt-send / udt-recv', () => {
     expect(await sha256File(join(dir, 'stale.bin'))).toBe(expected);
   }, 60_000);
 
+  it('does not write through a symlink planted at NAME.part', async () => {
+    const src = join(work, 'small.bin');
+    const dir = await freshDir('symlink-out');
+    const outside = join(work, 'outside.txt');
+    await writeFile(outside, 'untouched');
+    await symlink(outside, join(dir, 'small.bin.part'));
+    const recv = await startServer('udt-recv', ['--host', '127.0.0.1', '--dir', dir, '--once']);
+    const r = await runTool('udt-send', [src, `127.0.0.1:${recv.port}`]);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/not a regular file/);
+    expect((await recv.done).code).toBe(8);
+    expect(await readFile(outside, 'utf8')).toBe('untouched');
+  }, 30_000);
+
   it('the receiver refuses data whose final SHA-256 differs and keeps nothing', async () => {
     const dir = await freshDir('mismatch-out');
     const recv = await startServer('udt-recv', ['--host', '127.0.0.1', '--dir', dir, '--once']);
@@ -240,7 +255,6 @@ describe('udt-send / udt-recv', () => {
 
   it('refuses a name that leaves the directory (over IPv6), and the sender is told why', async () => {
     const src = join(work, 'small.bin');
-    await randomFile(src, 64 * 1024);
     const dir = await freshDir('jail/inner');
     const recv = await startServer('udt-recv', ['--host', '::1', '--dir', dir, '--once']);
     const sent = await runTool('udt-send', ['--name', '../evil', src, `[::1]:${recv.port}`]);
@@ -275,6 +289,19 @@ describe('udt-send / udt-recv', () => {
     expect(jsonLines(r.stdout)[0]).toMatchObject({ ok: false, code: 'ERR_UDT_CONNECT_TIMEOUT', exitCode: 4 });
     expect(r.ms).toBeGreaterThan(1400);
     expect(r.ms).toBeLessThan(6000);
+  }, 20_000);
+
+  it('a rejected connection (the listener is a message-mode socket) fails with ERR_UDT_REJECTED (exit 5)', async () => {
+    const server = createServer({ mode: 'message' });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const r = await runTool('udt-send', [join(work, 'small.bin'), `127.0.0.1:${server.address()!.port}`]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/^udt-send: connection to 127\.0\.0\.1:\d+ was rejected .*\[ERR_UDT_REJECTED\]\n$/);
+    } finally {
+      server.close();
+    }
   }, 20_000);
 
   it('a receiver that dies mid-transfer: ERR_UDT_PEER_DEAD (exit 6) after the idle time-out', async () => {

@@ -68,7 +68,7 @@ export function describeConnectionError(err: unknown, peer?: string): string {
     case 'ERR_UDT_CONNECT_TIMEOUT':
       return `no answer from${to || ' the peer'} (is a receiver listening there?)`;
     case 'ERR_UDT_REJECTED':
-      return `connection to${to || ' the peer'} was rejected`;
+      return `connection to${to || ' the peer'} was rejected (not a UDT stream listener, or it accepts no more connections)`;
     case 'ERR_UDT_PEER_DEAD':
       return `peer${to} stopped responding`;
     case 'ERR_UDT_PEER_CLOSED':

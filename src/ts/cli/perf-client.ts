@@ -94,7 +94,7 @@ export async function runPerfClient(o: PerfClientOptions): Promise<PerfResult> {
       `no greeting from ${peer} (is it 'udt-perf -s'?)`,
     );
     const refused = replies.find((r) => r.ok !== true);
-    if (refused) throw new CliError(`server refused the test: ${String(refused.error ?? 'no reason given')}`, ExitCode.REFUSED, 'REFUSED');
+    if (refused) throw new CliError(`server refused the test: ${String(refused.error ?? refused.message ?? 'no reason given')}`, ExitCode.REFUSED, 'REFUSED');
     const first = sockets[0].getStats({ clear: false });
     const info = { engine: first.engine, serverEngine: String(replies[0].engine ?? 'unknown'), localPort: sockets[0].localPort ?? 0 };
     o.onStart?.(info);

@@ -23,11 +23,16 @@ export class StreamMeter {
     this.started = performance.now();
   }
 
-  /** Bytes since the last call and the socket's interval counters (which this clears). */
+  /**
+   * Bytes since the last call and the socket's interval counters (which this clears). A sender counts payload that
+   * went onto the wire for the first time (what it writes may still sit in the send buffer); a receiver, bytes read.
+   */
   sample(): { bytes: number; stats: UdtStats } {
-    const bytes = this.bytes - this.lastBytes;
-    this.lastBytes = this.bytes;
-    return { bytes, stats: this.socket.getStats() };
+    const stats = this.socket.getStats();
+    const total = this.role === 'sender' ? stats.bytesSentTotal : this.bytes;
+    const bytes = total - this.lastBytes;
+    this.lastBytes = total;
+    return { bytes, stats };
   }
 
   totals(): SideTotals {
