@@ -1,6 +1,5 @@
 // Proves the udtpeer test program against itself (libudt 4.11 ↔ libudt 4.11): stream, messages, rendezvous, loss, death.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,44 +14,15 @@ import {
   type PeerEvent,
   type UdtPeer,
 } from '../support/libudt.js';
+import { decodeMessages, encodeMessages, MB, randomData, sha256File } from '../support/interop.js';
 import { LossyRelay } from '../support/lossy-relay.js';
 
 const skip = skipWithoutLibudt('libudt-self');
-const MB = 1024 * 1024;
 const LOCAL = '127.0.0.1';
 const MAX_TIME = ['--max-time', '90'];
 
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const parts: Buffer[] = [];
-  for (let left = bytes; left > 0; left -= 16 * MB) parts.push(randomBytes(Math.min(16 * MB, left)));
-  await writeFile(path, Buffer.concat(parts));
-}
-
-/** The udtpeer message-file format: 4-byte big-endian length, then the bytes, per message. */
-function encodeMessages(messages: Buffer[]): Buffer {
-  return Buffer.concat(
-    messages.flatMap((m) => {
-      const header = Buffer.alloc(4);
-      header.writeUInt32BE(m.length);
-      return [header, m];
-    }),
-  );
-}
-
-function decodeMessages(file: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let off = 0; off < file.length; ) {
-    const len = file.readUInt32BE(off);
-    out.push(file.subarray(off + 4, off + 4 + len));
-    off += 4 + len;
-  }
-  return out;
+  await writeFile(path, randomData(bytes));
 }
 
 const perfOf = (e: PeerEvent) => e.perf as Record<string, number>;

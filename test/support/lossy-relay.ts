@@ -34,6 +34,8 @@ export interface LossyRelayOptions extends Partial<Impairment> {
   maxClients?: number;
   /** Kernel receive/send buffer requested for every relay socket. */
   socketBufferBytes?: number;
+  /** Sees every datagram the relay receives, before any impairment (for packet traces and counting). */
+  tap?: (direction: Direction, datagram: Buffer) => void;
 }
 
 export interface DirectionStats {
@@ -198,7 +200,7 @@ export class LossyRelay {
     const client = this.clientFor(from);
     if (!client) return;
     const { host, port } = this.opts.target;
-    this.forward('toTarget', () => client.upstream.send(msg, port, host));
+    this.forward('toTarget', msg, () => client.upstream.send(msg, port, host));
   }
 
   private clientFor(from: dgram.RemoteInfo): Client | undefined {
@@ -218,11 +220,12 @@ export class LossyRelay {
 
   private fromTarget(client: Client, msg: Buffer, src: dgram.RemoteInfo): void {
     if (src.port !== this.opts.target.port) return;
-    this.forward('toClient', () => this.server?.send(msg, client.port, client.address));
+    this.forward('toClient', msg, () => this.server?.send(msg, client.port, client.address));
   }
 
-  private forward(direction: Direction, send: () => void): void {
+  private forward(direction: Direction, msg: Buffer, send: () => void): void {
     if (this.stopped) return;
+    this.opts.tap?.(direction, msg);
     const lane = this.lanes[direction];
     const plan = lane.decide();
     if (!plan) return;

@@ -236,8 +236,11 @@ export class Connection {
 
   // ---- network side ----
 
-  /** One received datagram for this connection. `owned`: the bytes may be kept without copying. */
-  handleDatagram(now: number, buf: Uint8Array, off: number, len: number, owned = false): void {
+  /**
+   * One received datagram for this connection. `owned`: the bytes may be kept without copying. `arrival`: when it
+   * reached the host (µs, same clock), for the arrival-speed and capacity estimates that one batch time would flatten.
+   */
+  handleDatagram(now: number, buf: Uint8Array, off: number, len: number, owned = false, arrival = now): void {
     const c = this.counters;
     c.wireBytesRecv += len;
     if (this.state === 'closed') return;
@@ -247,7 +250,7 @@ export class Connection {
     }
     if ((buf[off] & 0x80) === 0) {
       this.sender?.releaseNewData();
-      this.handleData(now, buf, off, len, owned);
+      this.handleData(now, buf, off, len, owned, arrival);
       return;
     }
     const pkt = decodePacket(buf, off, len);
@@ -269,7 +272,7 @@ export class Connection {
     if (now > this.expBase) this.expBase = now;
   }
 
-  private handleData(now: number, buf: Uint8Array, off: number, len: number, owned: boolean): void {
+  private handleData(now: number, buf: Uint8Array, off: number, len: number, owned: boolean, arrival: number): void {
     if (len === HEADER_SIZE) {
       this.counters.ctrlIgnored++;
       return;
@@ -287,7 +290,7 @@ export class Connection {
     }
     this.heard(now);
     const seq = readU32(buf, off);
-    if (r.onData(now, seq, readU32(buf, off + 4), buf, off + HEADER_SIZE, len - HEADER_SIZE, owned)) {
+    if (r.onData(now, seq, readU32(buf, off + 4), buf, off + HEADER_SIZE, len - HEADER_SIZE, owned, arrival)) {
       if (r.buffer.readableBytes > 0 || r.buffer.hasReadyMessage) this.readablePending = true;
     }
   }

@@ -72,12 +72,12 @@ export class Receiver {
     return Math.max(2, this.buffer.maxPackets - 1 - held);
   }
 
-  /** Handles a data packet; returns true when it was new data. */
-  onData(now: number, seq: number, msgw: number, src: Uint8Array, off: number, len: number, owned: boolean): boolean {
+  /** Handles a data packet (`arrival`: its own receive time, for the estimators); returns true when it was new data. */
+  onData(now: number, seq: number, msgw: number, src: Uint8Array, off: number, len: number, owned: boolean, arrival = now): boolean {
     const c = this.counters;
     c.pktRecv++;
-    this.arrival.onArrival(now);
-    this.capacity.onArrival(seq, now);
+    this.arrival.onArrival(arrival);
+    this.capacity.onArrival(seq, arrival);
     const r = this.buffer.insert(seq, src, off, len, msgw, owned);
     if (r !== InsertResult.Accepted) {
       if (r === InsertResult.Duplicate) c.pktRecvDup++;

@@ -254,7 +254,7 @@ export class Endpoint {
           this.counters.wrongPeer++;
           this.noteTransient(handle);
         } else {
-          e.conn.handleDatagram(now, buf, off, len, b.owned);
+          e.conn.handleDatagram(now, buf, off, len, b.owned, b.times ? b.times[i] : now);
           this.markDirtyNoSchedule(e);
         }
         continue;
