@@ -273,11 +273,14 @@ describe('udt-send / udt-recv', () => {
     }
   });
 
-  it('a missing file fails at once with exit 3', async () => {
+  it('a missing file (or a directory) fails at once with exit 3', async () => {
     const r = await runTool('udt-send', [join(work, 'does-not-exist.bin'), '127.0.0.1:9']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^udt-send: cannot read .*does-not-exist\.bin: no such file\n$/);
     expect(r.ms).toBeLessThan(3000);
+    const dir = await runTool('udt-send', [work, '127.0.0.1:9']);
+    expect(dir.code).toBe(3);
+    expect(dir.stderr).toMatch(/not a regular file/);
   });
 
   it('a closed port fails with ERR_UDT_CONNECT_TIMEOUT (exit 4) within the time-out', async () => {

@@ -43,7 +43,7 @@ export class ActiveTransfers {
       const holder = this.byKey.get(t.name) ?? this.byKey.get(`${t.name}.part`);
       if (!holder) break;
       if (holder.name !== t.name) throw new OfferError('BUSY', `'${holder.name}' is being received and uses the same file names`);
-      await holder.supersede();
+      await holder.stop('superseded');
     }
     this.byKey.set(t.name, t);
     this.byKey.set(`${t.name}.part`, t);
@@ -53,16 +53,14 @@ export class ActiveTransfers {
     for (const k of [t.name, `${t.name}.part`]) if (this.byKey.get(k) === t) this.byKey.delete(k);
   }
 
-  /** Stops every transfer (their partial files stay). */
-  abortAll(): void {
-    for (const t of new Set(this.byKey.values())) void t.supersede();
+  /** Stops every transfer; resolves once their partial files are closed (they stay for a later resume). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...new Set(this.byKey.values())].map((t) => t.stop('shutdown')));
   }
 }
 
-class SupersededError extends Error {}
-
 class Transfer {
-  superseded = false;
+  stoppedFor: 'superseded' | 'shutdown' | null = null;
   private done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -73,9 +71,10 @@ class Transfer {
     this.done = new Promise((r) => (this.resolveDone = r));
   }
 
-  supersede(): Promise<void> {
-    this.superseded = true;
-    this.socket.destroy(new SupersededError('a newer transfer of the same file took over'));
+  /** Ends the transfer from our side (its .part stays) and resolves once it has let go of its files. */
+  stop(why: 'superseded' | 'shutdown'): Promise<void> {
+    this.stoppedFor ??= why;
+    this.socket.destroy();
     return this.done;
   }
 
@@ -260,7 +259,8 @@ async function storeFile(socket: UdtSocket, reader: ByteReader, offer: Offer, tr
     await fh.close().catch(() => {});
     if (!keepPart) await unlink(partPath).catch(() => {});
     socket.destroy();
-    if (transfer.superseded) throw new CliError(`transfer of ${name} from ${from} was taken over by a newer one`, ExitCode.CONNECTION_LOST, 'SUPERSEDED');
+    if (transfer.stoppedFor === 'superseded') throw new CliError(`transfer of ${name} from ${from} was taken over by a newer one`, ExitCode.CONNECTION_LOST, 'SUPERSEDED');
+    if (transfer.stoppedFor === 'shutdown') throw new CliError(`stopped receiving ${name} from ${from}; ${name}.part kept`, ExitCode.INTERRUPTED, 'INTERRUPTED');
     if (err instanceof CliError) throw err;
     const e = toCliError(err, from);
     throw new CliError(`${e.message}; ${name}.part kept at ${formatBytes(pos)} of ${formatBytes(size)}`, e.exitCode, e.code, { cause: err });

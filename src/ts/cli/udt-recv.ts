@@ -106,9 +106,10 @@ runTool('udt-recv', USAGE, async (argv, ctx) => {
   return new Promise<number>((resolve, reject) => {
     const stop = () => {
       server.close();
-      active.abortAll();
+      const settled = active.stopAll();
       server.closeAllConnections();
-      reject(new CliError('interrupted', ExitCode.INTERRUPTED, 'INTERRUPTED'));
+      const interrupted = () => reject(new CliError('interrupted', ExitCode.INTERRUPTED, 'INTERRUPTED'));
+      void Promise.race([settled, new Promise((r) => setTimeout(r, 2000))]).then(interrupted);
     };
     ctx.signal.addEventListener('abort', stop, { once: true });
     server.on('connection', (socket: UdtSocket) => {
