@@ -80,7 +80,8 @@ export const socketFlags = {
 export const socketFlagsHelp = `Connection options:
   --mss BYTES            packet size including IP/UDP headers (default 1500)
   --engine E             auto | native | dgram (default auto)
-  --congestion C         udt (default) | fixed (needs --bandwidth)
+  --congestion C         udt (default, as libudt), bbr (model-based, for lossy long paths),
+                         fixed (a constant rate: needs --bandwidth)
   -b, --bandwidth RATE   cap the send rate, bits/s (e.g. 500M, 2G)
   --timeout MS           connection attempt time-out (default 3000)
   --idle-timeout MS      declare the peer dead after this much silence (default 10000)`;
@@ -99,9 +100,9 @@ export function socketOptionsFrom(values: Record<string, unknown>): SocketOption
   if (bandwidth !== undefined) options.maxBandwidth = Math.max(1, Math.round(bandwidth / 8));
   const congestion = str('congestion');
   if (congestion !== undefined) {
-    if (congestion !== 'udt' && congestion !== 'fixed') throw usageError(`--congestion must be udt or fixed, got '${congestion}'`);
     if (congestion === 'fixed' && bandwidth === undefined) throw usageError('--congestion fixed needs --bandwidth RATE');
-    options.congestion = congestion;
+    // The library checks the name (an unknown one fails with ERR_UDT_INVALID_ARG, exit 2).
+    options.congestion = congestion as NonNullable<SocketOptions['congestion']>;
   }
   const timeout = parseIntFlag('timeout', str('timeout'), 1);
   if (timeout !== undefined) options.connectTimeout = timeout;

@@ -129,7 +129,10 @@ export async function runPerfClient(o: PerfClientOptions): Promise<PerfResult> {
         };
         if (!o.reverse) {
           await sendFrames(m, { seconds: o.seconds, bytes: o.bytes }, o.signal);
-          const receiver = await report('server report');
+          // A timed test does not wait forever for a send buffer that drains slowly.
+          const drainMs = o.seconds !== null ? Math.max(10, o.seconds) * 1000 : Infinity;
+          const pending = report('server report');
+          const receiver = drainMs === Infinity ? await pending : await withTimeout(pending, drainMs, `the data sent did not drain within ${drainMs / 1000} s after the test time`);
           m.finished = performance.now();
           return { stream: m.id, sender: m.totals(), receiver };
         }

@@ -76,13 +76,33 @@ function drained(socket: UdtSocket): Promise<void> {
   });
 }
 
+const QUEUE_FLOOR = 1 << 20;
+const QUEUE_SECONDS = 0.5;
+
+/**
+ * How much written-but-unsent data a timed test lets queue: about half a second at the rate achieved so far, so the
+ * test ends close to its time instead of draining a full send buffer at a low rate.
+ */
+function queueCap(meter: StreamMeter, sentOnWire: number): number {
+  const elapsed = (performance.now() - meter.started) / 1000;
+  return Math.max(QUEUE_FLOOR, elapsed > 0 ? (sentOnWire / elapsed) * QUEUE_SECONDS : 0);
+}
+
 /** Sends frames until the time or byte budget is used, then the terminator. */
 export async function sendFrames(meter: StreamMeter, limit: { seconds: number | null; bytes: number | null }, signal?: AbortSignal): Promise<void> {
   const source = new FrameSource();
-  const deadline = limit.seconds !== null ? meter.started + limit.seconds * 1000 : Infinity;
+  const timed = limit.seconds !== null;
+  const deadline = timed ? meter.started + limit.seconds! * 1000 : Infinity;
   const budget = limit.bytes ?? Infinity;
   const socket = meter.socket;
   while (meter.bytes < budget && performance.now() < deadline && !signal?.aborted) {
+    if (timed) {
+      const onWire = socket.getStats({ clear: false }).bytesSentTotal;
+      if (meter.bytes - onWire > queueCap(meter, onWire)) {
+        await new Promise((r) => setTimeout(r, 2));
+        continue;
+      }
+    }
     const { buf, payload } = source.frame(budget - meter.bytes);
     const ok = socket.write(buf);
     meter.bytes += payload;
