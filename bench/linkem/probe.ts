@@ -95,11 +95,17 @@ async function sink(): Promise<void> {
   });
   clearTimeout(idle);
   sock.close();
+  let lost = 0, lossBursts = 0;
+  for (let i = 0; i <= Math.min(maxSeq, seen.length - 1); i++) {
+    if (seen[i]) continue;
+    lost++;
+    if (i === 0 || seen[i - 1]) lossBursts++;
+  }
   const spanS = Number(lastNs - firstNs) / 1e9;
   const sorted = owds.slice(0, Math.min(received, owds.length)).sort();
   const q = (x: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(x * sorted.length))]! : null);
   print({
-    mode: 'sink', received, bytes, ipBytes: bytes + received * IP_UDP_OVERHEAD, duplicates, reordered, spanS,
+    mode: 'sink', received, bytes, ipBytes: bytes + received * IP_UDP_OVERHEAD, duplicates, reordered, lost, lossBursts, spanS,
     owdMinMs: q(0), owdP05Ms: q(0.05), owdP50Ms: q(0.5), owdP99Ms: q(0.99), owdMaxMs: q(1),
   });
 }

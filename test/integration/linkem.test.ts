@@ -131,4 +131,29 @@ describe.skipIf(!availability.ok)('linkem (userspace WAN emulator over TUN)', ()
     expect(num(sink, 'owdMinMs')).toBeGreaterThanOrEqual(3);
     expect(num(sink, 'owdP05Ms')).toBeLessThan(4.5);
   });
+
+  it('Gilbert-Elliott loss comes in bursts; normal jitter without reordering keeps the order', async () => {
+    link = await Link.up({
+      name: NAME,
+      linkemArgs: ['--delay', '5ms', '--jitter', '1ms', '--jitter-dist', 'normal', '--ge', '0.01,0.25', '--seed', '3',
+        '--rt-prio', '10'],
+    });
+    const sinkDone = await listener('B', ['sink', '--port', '7004', '--seconds', '10', '--idle-ms', '700'], 15_000);
+    const sent = await probe('A', ['blast', '--host', link.addrB, '--port', '7004', '--rate', '10e6', '--size', '600',
+      '--seconds', '2'], 15_000);
+    const sink = await sinkDone();
+    const ab = (await link.snapshot()).ab;
+    console.log(`[linkem] GE sink ${JSON.stringify(sink)}`);
+
+    expect(ab.in).toBe(num(sent, 'sent'));
+    expect(num(sink, 'received')).toBe(ab.out);
+    expect(num(sink, 'reordered')).toBe(0);
+    expect(ab.reordered).toBe(0);
+    // Stationary loss p/(p+r) = 3.8%, mean burst 1/r = 4 packets (Bernoulli at that rate: ~1.04).
+    const lossRate = ab.dropped_loss / ab.in;
+    expect(lossRate).toBeGreaterThan(0.015);
+    expect(lossRate).toBeLessThan(0.07);
+    expect(num(sink, 'lost')).toBeLessThanOrEqual(ab.dropped_loss);
+    expect(num(sink, 'lost') / num(sink, 'lossBursts')).toBeGreaterThan(2);
+  });
 });
