@@ -50,6 +50,8 @@ export class Sender implements CcState {
   /** Lateness the pacer may make up in a burst, µs (set by the endpoint per engine). */
   burstCreditUs = 2000;
   private nextSendTime = 0;
+  /** Send time of the latest packet handed out (a pacing engine may still hold it). */
+  private lastSendAt = 0;
   /** New data waits until this time, µs (0 = no hold); see holdNewData. */
   private holdUntil = 0;
   private period = 1;
@@ -137,7 +139,7 @@ export class Sender implements CcState {
   onTimer(now: number): void {
     if (now >= this.headRetransmitDeadline()) {
       this.counters.pktSndLoss += this.loss.insert(this.sndLastAck, this.sndLastAck);
-      if (this.nextSendTime > now) this.nextSendTime = now;
+      this.sendSoon(now);
     }
   }
 
@@ -218,7 +220,7 @@ export class Sender implements CcState {
     if (valid.length === 0) return;
     this.cc.onLoss(valid, now);
     this.applyCc();
-    if (this.nextSendTime > now) this.nextSendTime = now;
+    this.sendSoon(now);
   }
 
   /** The EXP timer fired. Returns false when nothing is outstanding (the caller sends a keep-alive). */
@@ -230,8 +232,17 @@ export class Sender implements CcState {
     this.counters.expTimeouts++;
     this.cc.onTimeout(now);
     this.applyCc();
-    this.nextSendTime = now;
+    this.sendSoon(now);
     return true;
+  }
+
+  /**
+   * Lets the next packet go at once, but never ahead of packets already handed to a pacing engine: going back
+   * before them would send new sequence numbers first, and the receiver would NAK the reordering as loss.
+   */
+  private sendSoon(now: number): void {
+    const t = Math.max(now, this.lastSendAt);
+    if (this.nextSendTime > t) this.nextSendTime = t;
   }
 
   /** A congestion warning: slow down by 1/8 (the next CC update overrides it, as in libudt). */
@@ -297,8 +308,10 @@ export class Sender implements CcState {
       const at = nextSlot(out);
       writeDataHeader(out.buf, at, seq, this.buffer.msgWordAt(idx), ts, dst);
       const len = this.buffer.copyPayload(idx, out.buf, at + 16);
-      this.buffer.noteSent(idx, this.nextSendTime > now ? this.nextSendTime : now, retrans);
-      commitSlot(out, 16 + len, this.nextSendTime > now ? this.nextSendTime : 0);
+      const sendAt = this.nextSendTime > now ? this.nextSendTime : now;
+      this.buffer.noteSent(idx, sendAt, retrans);
+      commitSlot(out, 16 + len, sendAt > now ? sendAt : 0);
+      this.lastSendAt = sendAt;
       c.pktSent++;
       if (retrans) {
         c.pktRetrans++;
