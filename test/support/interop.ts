@@ -75,6 +75,37 @@ export async function freeUdpPort(family: 4 | 6 = 4): Promise<number> {
   return port;
 }
 
+// ---------- impairment ----------
+
+export type Impairments = Pick<LossyRelayOptions, 'seed' | 'loss' | 'dupRate' | 'reorderRate' | 'reorderDelayMs' | 'delayMs' | 'toTarget' | 'toClient'>;
+
+/**
+ * A relay whose impairment starts once `afterAcks` full ACKs have passed, so both CCs leave slow start with a measured
+ * receive rate (a NAK before that sets UDT's period to 1e6/16 µs, 16 packets/s, for seconds), and which never drops
+ * a SHUTDOWN (UDT sends it once; losing it turns a close into a death detection, tested on its own). Fixed delays
+ * apply from the start.
+ */
+export function impairedRelay(target: { host: string; port: number }, imp: Impairments, afterAcks = 3): LossyRelay {
+  const clean = { loss: 0, dupRate: 0, reorderRate: 0 };
+  let acks = 0;
+  const relay: LossyRelay = new LossyRelay({
+    ...imp,
+    ...clean,
+    toTarget: { ...imp.toTarget, ...clean },
+    toClient: { ...imp.toClient, ...clean },
+    target,
+    spare: (_way, msg) => msg.length >= 4 && msg.readUInt32BE(0) === 0x80050000,
+    tap: (_way, msg) => {
+      if (acks >= afterAcks || msg.length < 24 || msg.readUInt32BE(0) !== 0x80020000 || msg.readUInt32BE(4) === 0) return;
+      if (++acks < afterAcks) return;
+      const shared = { loss: imp.loss ?? 0, dupRate: imp.dupRate ?? 0, reorderRate: imp.reorderRate ?? 0 };
+      relay.update('toTarget', { ...shared, ...imp.toTarget });
+      relay.update('toClient', { ...shared, ...imp.toClient });
+    },
+  });
+  return relay;
+}
+
 // ---------- our sockets ----------
 
 export async function listenOurs(options: ServerOptions, host = '127.0.0.1'): Promise<{ server: UdtServer; port: number }> {
@@ -118,6 +149,25 @@ export function collectStream(s: UdtSocket): Promise<Received> {
   return new Promise((resolve, reject) => {
     s.once('end', () => resolve({ bytes, sha256: hash.digest('hex') }));
     s.once('error', reject);
+  });
+}
+
+/** Hashes what is read until `n` bytes have arrived (the connection stays open); rejects on 'error' or an early end. */
+export function receiveBytes(s: UdtSocket, n: number): Promise<Received> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      bytes += d.length;
+      hash.update(d);
+      if (bytes >= n) {
+        s.off('data', onData);
+        resolve({ bytes, sha256: hash.digest('hex') });
+      }
+    };
+    s.on('data', onData);
+    s.once('error', reject);
+    s.once('end', () => reject(new Error(`stream ended after ${bytes} of ${n} bytes`)));
   });
 }
 

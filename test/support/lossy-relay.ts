@@ -36,6 +36,8 @@ export interface LossyRelayOptions extends Partial<Impairment> {
   socketBufferBytes?: number;
   /** Sees every datagram the relay receives, before any impairment (for packet traces and counting). */
   tap?: (direction: Direction, datagram: Buffer) => void;
+  /** Datagrams for which this returns true pass unimpaired and draw no random numbers (e.g. a UDT SHUTDOWN). */
+  spare?: (direction: Direction, datagram: Buffer) => boolean;
 }
 
 export interface DirectionStats {
@@ -46,6 +48,8 @@ export interface DirectionStats {
   reordered: number;
   /** Copies dropped because `maxQueued` was reached. */
   overflowed: number;
+  /** Datagrams passed unimpaired by `spare` (counted in received and forwarded too). */
+  spared: number;
 }
 
 export interface RelayStats {
@@ -59,7 +63,7 @@ export interface RelayStats {
 
 const NO_IMPAIRMENT: Impairment = { loss: 0, dupRate: 0, reorderRate: 0, reorderDelayMs: [5, 20], delayMs: 0 };
 
-const emptyStats = (): DirectionStats => ({ received: 0, forwarded: 0, dropped: 0, duplicated: 0, reordered: 0, overflowed: 0 });
+const emptyStats = (): DirectionStats => ({ received: 0, forwarded: 0, dropped: 0, duplicated: 0, reordered: 0, overflowed: 0, spared: 0 });
 
 function pickImpairment(source: Partial<Impairment>): Partial<Impairment> {
   const { loss, dupRate, reorderRate, reorderDelayMs, delayMs } = source;
@@ -227,6 +231,12 @@ export class LossyRelay {
     if (this.stopped) return;
     this.opts.tap?.(direction, msg);
     const lane = this.lanes[direction];
+    if (this.opts.spare?.(direction, msg)) {
+      lane.stats.received++;
+      lane.stats.spared++;
+      this.sendCounted(lane, send);
+      return;
+    }
     const plan = lane.decide();
     if (!plan) return;
     for (let i = 0; i < plan.copies; i++) {

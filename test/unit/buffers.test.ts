@@ -170,6 +170,17 @@ describe('RecvBuffer', () => {
     expect(r.insert(11, bytes(2), 0, 2, msgWord(Boundary.Middle, true, 1), true)).toBe(InsertResult.Duplicate);
   });
 
+  it("message mode: a libudt drop request one packet too long (Q6) that swallows a one-packet message reports it too", () => {
+    const r = new RecvBuffer(32, 10, true, null);
+    // Message 5 is 10..11, message 6 is 12 alone, message 7 is 13. Only 10 and 13 arrive; libudt then asks to drop
+    // message 5 from the lost packet 11 to 12 (one past its end), so 6 is never retransmitted.
+    r.insert(10, bytes(2), 0, 2, msgWord(Boundary.First, true, 5), true);
+    r.insert(13, bytes(2, 7), 0, 2, solo(7), true);
+    r.markDropped(11, 12, 5);
+    expect(r.readMessage()!.msgNo).toBe(7);
+    expect(r.droppedMsgNos).toEqual([5, 6]);
+  });
+
   it('grows with packets held and shrinks back (and returns pool slots) once read', () => {
     const pool = new SlotPool(16, 64);
     const r = new RecvBuffer(2048, ISN, false, pool);

@@ -49,8 +49,8 @@ const HANDSHAKE_RETRY_US = 250_000;
 const MIN_EXP_US = 300_000;
 const SYN_US = 10_000;
 /**
- * How long a server keeps its first data back unless the client speaks first (see Sender.holdNewData). A libudt client
- * took 1-5 ms on loopback to register after our response; our own clients send a keep-alive at once instead.
+ * How long a server or rendezvous side keeps its first data back unless the peer speaks first (Sender.holdNewData).
+ * A libudt client took 1-5 ms on loopback to register after our response; our own peers send a keep-alive at once.
  */
 const FIRST_DATA_HOLD_US = 20_000;
 
@@ -249,8 +249,8 @@ export class Connection {
       return;
     }
     if ((buf[off] & 0x80) === 0) {
-      this.sender?.releaseNewData();
       this.handleData(now, buf, off, len, owned, arrival);
+      this.sender?.releaseNewData();
       return;
     }
     const pkt = decodePacket(buf, off, len);
@@ -258,12 +258,12 @@ export class Connection {
       c.ctrlIgnored++;
       return;
     }
-    if (pkt.kind !== 'handshake') this.sender?.releaseNewData();
     // A keep-alive proves the peer alive but says nothing about our unacknowledged data: restarting EXP on it would
     // stall a lost tail forever once the peer's keep-alive period is shorter than our EXP interval.
     if (pkt.kind === 'keepalive') this.lastRecvTime = now;
     else this.heard(now);
     this.handleControl(now, pkt);
+    if (pkt.kind !== 'handshake') this.sender?.releaseNewData();
   }
 
   private heard(now: number): void {
@@ -399,8 +399,10 @@ export class Connection {
     this.timers.clear(Timer.HandshakeRetry);
     this.timers.clear(Timer.ConnectDeadline);
     if (this.role !== 'server') this.hsDue = false;
-    // Tells a server that holds its first data back (Sender.holdNewData) that we are ready for it.
-    if (this.role === 'client') this.keepAliveDue = true;
+    // Tells a server or rendezvous peer that holds its first data back (Sender.holdNewData) that we are ready for it.
+    if (this.role !== 'server') this.keepAliveDue = true;
+    // A libudt rendezvous peer, like a libudt client, drops data that beats the end of its own connect().
+    if (this.role === 'rendezvous') this.sender.holdNewData(now + FIRST_DATA_HOLD_US);
     this.lastRecvTime = now;
     this.expBase = now;
     this.events.push({ type: 'connected' });

@@ -2,7 +2,7 @@
 
 import { allocBytes, copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_INORDER_BIT, MSG_NO_MASK } from './packet.js';
-import { seqCmp, seqInc, seqOff } from './seq.js';
+import { MSG_MAX, msgInc, seqCmp, seqInc, seqOff } from './seq.js';
 import type { SlotPool } from './slot-pool.js';
 
 const EMPTY = 0;
@@ -11,6 +11,8 @@ const DROPPED = 2;
 const CONSUMED = 3;
 const MIN_CAP = 16;
 const SHRINK_ABOVE = 256;
+/** Message numbers the head may skip at once and still be reported dropped (a larger jump is not a drop). */
+const MAX_SKIPPED_REPORT = 1024;
 
 export const InsertResult = { Accepted: 0, Duplicate: 1, OutOfWindow: 2 } as const;
 
@@ -36,6 +38,7 @@ export class RecvBuffer {
   private occupied = 0;
   private readOffset = 0;
   private lastDroppedMsgNo = -1;
+  private lastHeadMsgNo = -1;
   private ready: number[] = [];
   private bufs: (Uint8Array | null)[] = [];
   private offs = new Int32Array(0);
@@ -163,6 +166,7 @@ export class RecvBuffer {
       const idx = this.head;
       const st = this.states[idx];
       if (st === EMPTY) break;
+      this.passHead(this.msgws[idx] & MSG_NO_MASK);
       if (st !== FILLED) {
         if (st === DROPPED) this.recordDrop(this.msgws[idx] & MSG_NO_MASK);
         this.releaseHead();
@@ -247,6 +251,20 @@ export class RecvBuffer {
     }
     const w = this.msgws[(this.head + d) & this.mask];
     return { data, msgNo: w & MSG_NO_MASK, inOrder: (w & MSG_INORDER_BIT) !== 0 };
+  }
+
+  /**
+   * Reports message numbers the head skipped entirely: a libudt drop request reaches one packet past its message
+   * (quirk Q6), and when that packet was a whole message it is marked with the dropped message's number.
+   */
+  private passHead(msgNo: number): void {
+    const last = this.lastHeadMsgNo;
+    this.lastHeadMsgNo = msgNo;
+    if (last < 0 || msgNo === last) return;
+    let gap = msgNo - last;
+    if (gap < 0) gap += MSG_MAX - 1;
+    if (gap < 2 || gap > MAX_SKIPPED_REPORT) return;
+    for (let m = msgInc(last); m !== msgNo; m = msgInc(m)) this.recordDrop(m);
   }
 
   private recordDrop(msgNo: number): void {
