@@ -209,8 +209,10 @@ export interface StreamCase {
   host?: string;
   ourOptions?: ServerOptions;
   libudtArgs?: string[];
-  /** Put a relay with these impairments in front of the listener. */
+  /** Put a plain relay (e.g. with a tap) in front of the listener. */
   relay?: Omit<LossyRelayOptions, 'target'>;
+  /** Or an impairedRelay with these impairments. */
+  impair?: Impairments;
   timeoutMs?: number;
 }
 
@@ -238,9 +240,9 @@ export async function runStreamCase(c: StreamCase): Promise<StreamResult> {
   const peerOpts = { timeoutMs: timeoutMs + 5000 };
   let relay: LossyRelay | undefined;
   const front = async (port: number) => {
-    if (!c.relay) return port;
-    relay = new LossyRelay({ ...c.relay, target: { host, port } });
-    return relay.start();
+    if (c.impair) relay = impairedRelay({ host, port }, c.impair);
+    else if (c.relay) relay = new LossyRelay({ ...c.relay, target: { host, port } });
+    return relay ? relay.start() : port;
   };
   const started = Date.now();
   let socket: UdtSocket;
