@@ -4,18 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildUdtPeer, killAllUdtPeers, skipWithoutLibudt } from '../support/libudt.js';
-import { MB, randomData, runStreamCase, sha256, type OurRole, type Sender } from '../support/interop.js';
+import { MB, randomData, runStreamCase, sha256, STREAM_CASES } from '../support/interop.js';
 
 const skip = skipWithoutLibudt('ours-vs-libudt loss');
 const SIZE = 4 * MB;
 const IMPAIR = { seed: 17, loss: 0.05, reorderRate: 0.05, reorderDelayMs: [1, 8] as const, dupRate: 0.01 };
-
-const CASES: Array<{ ours: OurRole; sender: Sender; name: string }> = [
-  { ours: 'client', sender: 'ours', name: 'our client → libudt listener' },
-  { ours: 'client', sender: 'libudt', name: 'libudt listener → our client' },
-  { ours: 'server', sender: 'libudt', name: 'libudt client → our listener' },
-  { ours: 'server', sender: 'ours', name: 'our listener → libudt client' },
-];
 
 describe.skipIf(skip)('ours ↔ libudt 4.11: 5% loss, 5% reordering, 1% duplicates (both directions of the relay)', () => {
   let dir: string;
@@ -36,7 +29,7 @@ describe.skipIf(skip)('ours ↔ libudt 4.11: 5% loss, 5% reordering, 1% duplicat
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(CASES)('4 MB, $name: exact', async ({ ours, sender, name }) => {
+  it.each(STREAM_CASES)('4 MB, $name: exact', async ({ ours, sender, name }) => {
     const r = await runStreamCase({ ours, sender, data, file, outFile: join(dir, `out-${ours}-${sender}.bin`), impair: IMPAIR, timeoutMs: 90_000 });
     const s = r.ourStats;
     const perf = r.libudt.perf as Record<string, number> | null;

@@ -23,19 +23,11 @@ import {
   sleep,
   within,
   writeAll,
-  type OurRole,
-  type Sender,
+  STREAM_CASES,
 } from '../support/interop.js';
 
 const skip = skipWithoutLibudt('ours-vs-libudt stream');
 const LOCAL = '127.0.0.1';
-
-const CASES: Array<{ ours: OurRole; sender: Sender; name: string }> = [
-  { ours: 'client', sender: 'ours', name: 'our client → libudt listener, we send' },
-  { ours: 'client', sender: 'libudt', name: 'our client ← libudt listener, libudt sends' },
-  { ours: 'server', sender: 'libudt', name: 'libudt client → our listener, libudt sends' },
-  { ours: 'server', sender: 'ours', name: 'libudt client ← our listener, we send' },
-];
 
 describe.skipIf(skip)('ours ↔ libudt 4.11: stream mode', () => {
   let dir: string;
@@ -56,7 +48,7 @@ describe.skipIf(skip)('ours ↔ libudt 4.11: stream mode', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it.each(CASES)('64 MB, $name: SHA-256 equal, orderly close after everything is delivered', async ({ ours, sender, name }) => {
+  it.each(STREAM_CASES)('64 MB, $name: SHA-256 equal, orderly close after everything is delivered', async ({ ours, sender, name }) => {
     const r = await runStreamCase({ ours, sender, data: big, file: bigFile, outFile: join(dir, `out-${ours}-${sender}.bin`), timeoutMs: 90_000 });
     const s = r.ourStats;
     console.log(

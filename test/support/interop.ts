@@ -198,6 +198,14 @@ export function spawnNodePeer(args: readonly string[], opts: SpawnUdtPeerOptions
 export type OurRole = 'client' | 'server';
 export type Sender = 'ours' | 'libudt';
 
+/** The four ways a one-way transfer can run between us and libudt. */
+export const STREAM_CASES: ReadonlyArray<{ ours: OurRole; sender: Sender; name: string }> = [
+  { ours: 'client', sender: 'ours', name: 'our client → libudt listener, we send' },
+  { ours: 'client', sender: 'libudt', name: 'our client ← libudt listener, libudt sends' },
+  { ours: 'server', sender: 'libudt', name: 'libudt client → our listener, libudt sends' },
+  { ours: 'server', sender: 'ours', name: 'libudt client ← our listener, we send' },
+];
+
 export interface StreamCase {
   ours: OurRole;
   sender: Sender;
