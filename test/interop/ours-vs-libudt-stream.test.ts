@@ -16,6 +16,7 @@ import {
   listenOurs,
   MB,
   randomData,
+  receiveBytes,
   runBothSenders,
   runStreamCase,
   sha256,
@@ -111,6 +112,36 @@ describe.skipIf(skip)('ours ↔ libudt 4.11: stream mode', () => {
     expect(reports.length).toBeGreaterThan(4);
     expect(measured.length).toBeGreaterThanOrEqual(Math.ceil(reports.length / 4));
   });
+
+  it.for(['client', 'server'] as const)(
+    'ours as %s closes right after reading the last byte: the libudt sender still sees everything acknowledged',
+    async (ours) => {
+      // All full packets (one send() of 500 × 1456 bytes), so nothing makes the receiver ACK at once at the end.
+      const size = 1456 * 500;
+      for (let i = 0; i < 2; i++) {
+        const send = ['--send-bytes', String(size), '--max-time', '30'];
+        let socket: UdtSocket;
+        let peer;
+        if (ours === 'client') {
+          const listening = await startUdtListener(['--host', LOCAL, '--port', '0', ...send]);
+          peer = listening.peer;
+          socket = await connectOurs({ host: LOCAL, port: listening.port });
+        } else {
+          const { server, port } = await listenOurs({});
+          const accepted = once(server, 'connection') as Promise<[UdtSocket]>;
+          peer = await spawnUdtPeer(['connect', '--host', LOCAL, '--port', String(port), ...send]);
+          [socket] = await within(accepted, 10_000, 'accept');
+          server.close();
+        }
+        const ending = closed(socket);
+        expect((await within(receiveBytes(socket, size), 20_000, 'receive')).bytes).toBe(size);
+        socket.end();
+        expect(await within(ending, 10_000, 'close')).toBeNull();
+        const [done] = await expectCleanExit(peer, 20_000);
+        expect(done.bytesSent).toBe(size);
+      }
+    },
+  );
 
   it.for(['client', 'server'] as const)('IPv6 ::1 (MSS 1488, Q10), ours as %s, 4 MB each way', async (ours, ctx) => {
     const v6 = await freeUdpPort(6).catch((err: unknown) => err as Error);

@@ -542,8 +542,13 @@ export class Connection {
       this.counters.pktSentKeepAlive++;
     }
     if (this.shutdownDue && out.count < out.capacity) {
-      commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.Shutdown, 0, this.peerSocketId), 0);
-      this.shutdownDue = false;
+      // Our app may have read data we have not ACKed yet: say so first, or the peer's sender (which must wait for
+      // everything ACKed before closing) reports those packets as undelivered.
+      if (this.closeReason === 'local-close') this.receiver?.pollFinalAck(now, out, this.peerSocketId);
+      if (out.count < out.capacity) {
+        commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.Shutdown, 0, this.peerSocketId), 0);
+        this.shutdownDue = false;
+      }
     }
     if (out.count > start) {
       this.keepAliveDue = false;

@@ -138,6 +138,11 @@ export class Receiver {
     return Math.min(this.nextAckTime, this.nextNakTime);
   }
 
+  /** Before our SHUTDOWN: a full ACK for whatever arrived since the last one (nothing if it is already ACKed). */
+  pollFinalAck(now: number, out: TransmitBuffer, dst: number): void {
+    if (seqCmp(this.ackNumber(), this.rcvLastAck) > 0) this.sendFullAck(now, out, dst);
+  }
+
   /** Writes due ACKs and NAKs into `out`. */
   pollControl(now: number, out: TransmitBuffer, dst: number): void {
     let g = 0;
