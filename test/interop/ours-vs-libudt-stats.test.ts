@@ -108,5 +108,8 @@ describe.skipIf(skip)('ours ↔ libudt 4.11: getStats() and perfmon agree', () =
     expect(p.pktSndLossTotal).toBeGreaterThanOrEqual(ours.pktRcvLossTotal);
     expect(ours.pktRecvACK2Total).toBe(ours.pktSentACKTotal);
     expect(ours.pktSentLightACKTotal).toBeGreaterThan(0);
+    // libudt keeps one RTT per socket (a receiver's from ACK→ACK2); so must a receive-only socket of ours.
+    expect(p.msRTT).toBeLessThan(20);
+    expect(ours.msRTT).toBeLessThan(20);
   });
 });

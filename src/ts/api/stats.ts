@@ -83,6 +83,8 @@ export class StatsTracker {
     const mss = conn?.mss ?? 0;
     const payload = Math.max(0, mss - 44);
     const interval = Math.max(1e-3, nowMs - this.baseTime);
+    // One RTT per socket, as libudt's: the sender's once ACKs have reported one, else the receiver's ACK→ACK2 estimate.
+    const rtt = s && (s.lastReportedRtt > 0 || !r) ? s.rttEstimator : r?.rtt;
     const d = (k: IntervalKey) => get(k) - this.base[k];
     const stats: UdtStats = {
       msTimestamp: nowMs - this.openedAt,
@@ -111,8 +113,8 @@ export class StatsTracker {
       pktFlowWindow: s?.flowWindow ?? 0,
       pktCongestionWindow: s ? Math.floor(s.cc.cwnd) : 0,
       pktFlightSize: s?.flightSize ?? 0,
-      msRTT: s ? s.rtt / 1000 : 0,
-      msRTTVar: s ? s.rttVar / 1000 : 0,
+      msRTT: rtt ? rtt.rtt / 1000 : 0,
+      msRTTVar: rtt ? rtt.rttVar / 1000 : 0,
       mbpsBandwidth: s ? (s.bandwidth * payload * 8) / 1e6 : 0,
       pktRecvRate: s?.recvRate ?? 0,
       byteAvailSndBuf: s ? s.buffer.freePackets * mss : 0,
