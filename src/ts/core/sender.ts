@@ -310,7 +310,9 @@ export class Sender implements CcState {
       const len = this.buffer.copyPayload(idx, out.buf, at + 16);
       const sendAt = this.nextSendTime > now ? this.nextSendTime : now;
       this.buffer.noteSent(idx, sendAt, retrans);
-      commitSlot(out, 16 + len, sendAt > now ? sendAt : 0);
+      // Always the real time, never 0: a pacing engine turns 0 into its own (later) commit time, which could put
+      // this packet after a following one scheduled between our `now` and that commit.
+      commitSlot(out, 16 + len, sendAt);
       this.lastSendAt = sendAt;
       c.pktSent++;
       if (retrans) {

@@ -53,7 +53,9 @@ export interface RxBatch {
 /**
  * A batch the Endpoint fills with datagrams to send. Datagram i lives at `buf[i * stride ..]`, `lengths[i]` bytes,
  * to peer handle `peers[i]`, not before `sendAt[i]` (µs on the `nowUs()` clock; 0 = at once). `count` datagrams
- * are filled. Entries are in send order and `sendAt` never decreases within a batch.
+ * are filled. A pacing engine sends due datagrams in commit order and lets a datagram due earlier overtake one
+ * scheduled later; `sendAt` 0 means "at once" (the engine's commit time), so datagrams that must keep their order
+ * relative to scheduled ones (data of one connection) carry real, non-decreasing times instead.
  */
 export interface TxBatch {
   readonly buf: Buffer;
