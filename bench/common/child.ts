@@ -11,6 +11,8 @@ export interface Role {
 /** Forks `script` (TypeScript through tsx) with `args`; `first` settles on its first message or its exit. */
 export function forkRole(script: string, args: string[], opts: { execArgv?: string[]; timeoutMs: number }): Role {
   const child = fork(script, args, { execArgv: ['--import', 'tsx', ...(opts.execArgv ?? [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // A message to a child that just exited fails with EPIPE; its exit is reported through `first` or stopChild.
+  child.on('error', (err) => console.error(`${args.join(' ')}: ${err.message}`));
   const first = new Promise<unknown>((resolve, reject) => {
     const timer = setTimeout(() => {
       stopChild(child);
@@ -37,7 +39,11 @@ export function ask<T>(child: ChildProcess, msg: object, timeoutMs: number): Pro
       clearTimeout(timer);
       resolve(m as T);
     });
-    child.send(msg);
+    child.send(msg, (err) => {
+      if (!err) return;
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -45,7 +51,7 @@ export function ask<T>(child: ChildProcess, msg: object, timeoutMs: number): Pro
 export async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  if (child.connected) child.send({ op: 'exit' });
+  if (child.connected) child.send({ op: 'exit' }, () => {});
   const timer = setTimeout(() => {
     if (child.pid !== undefined && child.exitCode === null) {
       try {
