@@ -317,19 +317,27 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`Loopback, one transfer of ${values['size-mb']} MiB per run, MSS ${mss} for the UDT contenders; median of ${runs} runs (rounds interleaved). CPU = user + system of both processes (GNU time) per GB (10^9 bytes) sent.`);
   console.log('');
-  console.log('| contender | goodput Mbit/s (median, min–max) | CPU s per GB (both ends) | peak RSS sender / receiver | runs ok | last run |');
-  console.log('|---|---:|---:|---:|---:|---|');
+  const medianOf = (key: string, f: (r: RunResult) => number) => {
+    const rs = all.get(key) ?? [];
+    return rs.length ? median(rs.map(f)) : NaN;
+  };
+  // Ratios against libudt (the protocol's reference implementation) when it ran.
+  const ref = { goodput: medianOf('libudt', (r) => r.mbitPerS), cpu: medianOf('libudt', (r) => r.cpuSecPerGB) };
+  const ratio = (x: number, base: number) => (Number.isFinite(base) ? `${(x / base).toFixed(2)}×` : 'n/a');
+  console.log('| contender | goodput Mbit/s (median, min–max) | goodput ÷ libudt | CPU s per GB (both ends) | CPU ÷ libudt | peak RSS sender / receiver | runs ok | last run |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const c of active) {
     const rs = all.get(c.key)!;
     if (rs.length === 0) {
-      console.log(`| ${c.label} | failed | | | 0/${runs} | |`);
+      console.log(`| ${c.label} | failed | | | | | 0/${runs} | |`);
       continue;
     }
     const g = rs.map((r) => r.mbitPerS);
-    const med = (f: (r: RunResult) => number) => median(rs.map(f));
+    const goodput = medianOf(c.key, (r) => r.mbitPerS);
+    const cpu = medianOf(c.key, (r) => r.cpuSecPerGB);
     console.log(
-      `| ${c.label} | ${med((r) => r.mbitPerS).toFixed(0)} (${Math.min(...g).toFixed(0)}–${Math.max(...g).toFixed(0)}) | ${med((r) => r.cpuSecPerGB).toFixed(2)} | ` +
-        `${med((r) => r.senderRssMB).toFixed(0)} / ${med((r) => r.receiverRssMB).toFixed(0)} MB | ${rs.length}/${runs} | ${rs.at(-1)!.note ?? ''} |`,
+      `| ${c.label} | ${goodput.toFixed(0)} (${Math.min(...g).toFixed(0)}–${Math.max(...g).toFixed(0)}) | ${ratio(goodput, ref.goodput)} | ${cpu.toFixed(2)} | ${ratio(cpu, ref.cpu)} | ` +
+        `${medianOf(c.key, (r) => r.senderRssMB).toFixed(0)} / ${medianOf(c.key, (r) => r.receiverRssMB).toFixed(0)} MB | ${rs.length}/${runs} | ${rs.at(-1)!.note ?? ''} |`,
     );
   }
   for (const s of skipped) console.log(`\nskipped: ${s}`);
