@@ -189,14 +189,15 @@ function udtPerfCommand(): string[] | undefined {
   return undefined;
 }
 
-const udtPerf: Contender = {
-  name: 'udt (udt-perf)',
+/** udt-perf with the given congestion controller ('udt' is the library default, libudt's own algorithm). */
+const udtPerf = (congestion: 'udt' | 'bbr'): Contender => ({
+  name: congestion === 'udt' ? 'udt (udt-perf)' : `udt, ${congestion} CC (udt-perf)`,
   async prepare() {
     return udtPerfCommand() ? undefined : 'udt-perf not built yet (no dist/cli/udt-perf.js or src/ts/cli/udt-perf.ts)';
   },
   server: (ctx) => [...udtPerfCommand()!, '-s', '--once', '--host', ctx.host, '-p', String(ctx.port)],
   serverReady: (text) => /listen/i.test(text),
-  client: (ctx) => [...udtPerfCommand()!, '-c', ctx.host, '-p', String(ctx.port), '-t', String(ctx.durationS), '--json'],
+  client: (ctx) => [...udtPerfCommand()!, '-c', ctx.host, '-p', String(ctx.port), '-t', String(ctx.durationS), '--json', '--congestion', congestion],
   parse(_ctx, _server, client) {
     const lines = client.stdout().split('\n').filter((l) => l.startsWith('{'));
     for (const line of lines.reverse()) {
@@ -218,12 +219,13 @@ const udtPerf: Contender = {
     }
     throw new Error(`udt-perf printed no result JSON: ${client.stderr().slice(-300)}`);
   },
-};
+});
 
 /** Every contender, keyed by the name used with --contenders. */
 export const CONTENDERS: Record<string, Contender> = {
   cubic: iperf3Tcp('cubic'),
   bbr: iperf3Tcp('bbr'),
   libudt: libudt4,
-  'udt-perf': udtPerf,
+  'udt-perf': udtPerf('udt'),
+  'udt-bbr': udtPerf('bbr'),
 };

@@ -55,12 +55,12 @@ describe('UDT native CC in virtual time (100 Mbit/s, 100 ms RTT, 1-BDP drop-tail
 });
 
 describe('model-based controller (congestion: "bbr") in virtual time, same path', () => {
-  it('keeps at least 90% of the link with no loss and at least 80% under 1% random loss', () => {
+  it('keeps at least 90% of the link with no loss and at least 85% under 1% random loss', () => {
     const clean = [1, 2].map((seed) => goodput(run(seed, 0, 20, 'bbr')));
     const lossy = [1, 2].map((seed) => goodput(run(seed, 0.01, 20, 'bbr')));
     const tenth = goodput(run(1, 0.001, 20, 'bbr'));
     console.log(`bbr goodput: no loss ${clean.map(pct).join(', ')}; 0.1% loss ${pct(tenth)}; 1% loss ${lossy.map(pct).join(', ')}`);
     for (const g of clean) expect(g).toBeGreaterThanOrEqual(0.9);
-    for (const g of lossy) expect(g).toBeGreaterThanOrEqual(0.8);
+    for (const g of lossy) expect(g).toBeGreaterThanOrEqual(0.85);
   });
 });

@@ -14,6 +14,7 @@ class FakeState implements CcState {
   rttVar = 50_000;
   lastRttSample = 100_000;
   lastReportedRtt = 100_000;
+  sentPackets = 0;
   recvRate = 0;
   lastArrivalRate = 0;
   bandwidth = 1;

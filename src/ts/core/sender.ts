@@ -91,6 +91,10 @@ export class Sender implements CcState {
     return this.rttEstimator.rttVar;
   }
 
+  get sentPackets(): number {
+    return this.counters.pktSent;
+  }
+
   get flightSize(): number {
     return seqOff(this.sndLastAck, seqInc(this.sndCurr));
   }

@@ -25,6 +25,8 @@ export interface CcState {
   readonly maxFlowWindow: number;
   /** Packets sent and not yet acknowledged. */
   readonly flightSize: number;
+  /** Data packets sent so far, retransmissions included (cumulative). */
+  readonly sentPackets: number;
   /** Data packets acknowledged so far (cumulative, for delivery-rate models). */
   readonly deliveredPackets: number;
   /** A uniform [0,1) random source (seeded). */

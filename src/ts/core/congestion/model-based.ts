@@ -64,6 +64,7 @@ export class ModelBasedController implements CongestionController {
   private cycleStamp = 0;
   private readonly histTime = new Float64Array(HISTORY);
   private readonly histDelivered = new Float64Array(HISTORY);
+  private readonly histSent = new Float64Array(HISTORY);
   private histCount = 0;
   private histNext = 0;
 
@@ -74,7 +75,7 @@ export class ModelBasedController implements CongestionController {
     this.minRttStamp = now;
     this.cwnd = INITIAL_WINDOW;
     this.sendPeriod = state.rtt / (STARTUP_GAIN * INITIAL_WINDOW);
-    this.record(now, state.deliveredPackets);
+    this.record(now);
   }
 
   /** Packets the path holds at the bottleneck rate over the min RTT. */
@@ -83,36 +84,36 @@ export class ModelBasedController implements CongestionController {
     return this.btlBw > 0 ? (this.btlBw * rtt) / 1e6 : INITIAL_WINDOW;
   }
 
-  private record(now: number, delivered: number): void {
+  private record(now: number): void {
     this.histTime[this.histNext] = now;
-    this.histDelivered[this.histNext] = delivered;
+    this.histDelivered[this.histNext] = this.state.deliveredPackets;
+    this.histSent[this.histNext] = this.state.sentPackets;
     this.histNext = (this.histNext + 1) % HISTORY;
     if (this.histCount < HISTORY) this.histCount++;
   }
 
-  /** Cumulative-ACK delivery rate (packets/s) over the most recent span of at least one min RTT. */
-  private deliveryRate(now: number, delivered: number): number {
-    const span = Math.max(MIN_SAMPLE_SPAN_US, this.minRtt === Infinity ? 0 : this.minRtt);
-    let t = -1;
-    let d = 0;
-    for (let k = 1; k <= this.histCount; k++) {
-      const i = (this.histNext - k + HISTORY) % HISTORY;
-      t = this.histTime[i];
-      d = this.histDelivered[i];
-      if (now - t >= span) break;
-    }
-    return t >= 0 && now > t ? ((delivered - d) * 1e6) / (now - t) : 0;
-  }
-
   /**
-   * A bandwidth sample. The receiver's arrival speed is measured behind the bottleneck and cannot run ahead of it
-   * the way cumulative delivery jumps after loss recovery do; delivery covers receivers that report no speed.
+   * A bandwidth sample (packets/s) over the most recent span of at least one min RTT: the receiver's arrival speed
+   * (measured behind the bottleneck) or, while that is still its start-up value, the cumulative-ACK delivery rate;
+   * never more than we sent in the span (the ACK jumps after a hole is repaired, sending cannot).
    */
   private bandwidthSample(now: number): number {
     const s = this.state;
-    const delivery = this.deliveryRate(now, s.deliveredPackets);
+    const span = Math.max(MIN_SAMPLE_SPAN_US, this.minRtt === Infinity ? 0 : this.minRtt);
+    let k = 1;
+    for (; k < this.histCount; k++) {
+      if (now - this.histTime[(this.histNext - k + HISTORY) % HISTORY] >= span) break;
+    }
+    const i = (this.histNext - k + HISTORY) % HISTORY;
+    const dt = now - this.histTime[i];
+    if (this.histCount === 0 || dt <= 0) return 0;
+    const delivery = ((s.deliveredPackets - this.histDelivered[i]) * 1e6) / dt;
+    const sending = ((s.sentPackets - this.histSent[i]) * 1e6) / dt;
     const arrival = s.lastArrivalRate;
-    return arrival > 0 ? Math.min(arrival, Math.max(delivery, arrival / 2)) : delivery;
+    // Loss holes hold the cumulative ACK back, so the receiver's arrival speed (it counts every packet that gets
+    // through) is the better measure when it is one; what we sent caps both.
+    const sample = arrival > 0 && arrival >= delivery / 2 ? Math.min(sending, arrival) : Math.min(sending, delivery);
+    return sample;
   }
 
   onAck(ackNo: number, now: number): void {
@@ -125,7 +126,7 @@ export class ModelBasedController implements CongestionController {
       this.minRttStamp = now;
     }
     const rate = this.bandwidthSample(now);
-    this.record(now, s.deliveredPackets);
+    this.record(now);
     let newRound = false;
     if (seqCmp(ackNo, this.roundEnd) > 0) {
       this.endRound();
@@ -213,11 +214,14 @@ export class ModelBasedController implements CongestionController {
   }
 
   private applyModel(): void {
-    if (this.btlBw <= 0) return;
     const m = this.mode;
+    // Startup never paces below its initial window per RTT, whatever the first samples say.
+    const floor = m === 'startup' ? (INITIAL_WINDOW * 1e6) / Math.max(1, this.state.rtt) : 0;
+    const bw = Math.max(this.btlBw, floor);
+    if (bw <= 0) return;
     let gain = m === 'startup' ? STARTUP_GAIN : m === 'drain' ? DRAIN_GAIN : m === 'probe-rtt' ? 1 : PROBE_GAINS[this.cycle];
     if (m === 'probe-bw' && this.standingQueue && gain >= 1) gain = QUEUE_DRAIN_GAIN;
-    this.sendPeriod = 1e6 / (gain * this.btlBw);
+    this.sendPeriod = 1e6 / (gain * bw);
     // Cumulative ACKs count everything behind the oldest hole as in flight, so under random loss the window needs
     // room for about a repair time's worth of packets beyond the pipe itself.
     const cwndGain = m === 'startup' || m === 'drain' ? CWND_GAIN : CWND_GAIN + Math.min(MAX_HOLE_ALLOWANCE, HOLE_ALLOWANCE_PER_LOSS * this.lossRate);
