@@ -28,7 +28,7 @@ class FakeState implements CcState {
 }
 
 function setup(over: Partial<FakeState> = {}): { cc: CongestionController; s: FakeState } {
-  const s = Object.assign(new FakeState(), over);
+  const s = Object.assign(new FakeState(), { lastArrivalRate: over.recvRate ?? 0 }, over);
   const cc: CongestionController = new UdtNativeController();
   cc.init(s, 0);
   return { cc, s };
@@ -79,6 +79,12 @@ describe('UDT native CC: slow start', () => {
     cc.onAck(ISN + 10, RC); // cwnd 16 + 12 = 28 > 20
     const p0 = (100_000 + RC) / 28;
     expect(cc.sendPeriod).toBeCloseTo((p0 * RC) / (p0 * 0.01 + RC), 9);
+  });
+
+  it('ignores a receive rate the receiver has not measured yet (its start-up report of 1 packet/s)', () => {
+    const { cc } = setup({ maxFlowWindow: 20, recvRate: 16, lastArrivalRate: 1, bandwidth: 1 });
+    cc.onAck(ISN + 40, RC + 1);
+    expect(cc.sendPeriod).toBeLessThan(10_000);
   });
 
   it('onTimeout in slow start leaves it with period 1e6 / recvRate; later timeouts change nothing', () => {

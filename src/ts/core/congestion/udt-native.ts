@@ -44,7 +44,10 @@ export class UdtNativeController implements CongestionController {
   private leaveSlowStart(): boolean {
     this.slowStart = false;
     const s = this.state;
-    if (s.recvRate > 0) {
+    // libudt uses its receive-rate average whenever it is positive, but that average starts at 16 packets/s and the
+    // receiver's first reports are 0 or 1 (its estimator starts from one packet per second): an early loss then
+    // leaves slow start at ~62 ms per packet for seconds. We use it only once the receiver has measured a rate.
+    if (s.recvRate > 0 && s.lastArrivalRate > 1) {
       this.sendPeriod = 1e6 / s.recvRate;
       return true;
     }
