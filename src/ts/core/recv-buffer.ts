@@ -3,6 +3,7 @@
 import { allocBytes, copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_INORDER_BIT, MSG_NO_MASK } from './packet.js';
 import { MSG_MAX, msgInc, seqCmp, seqInc, seqOff } from './seq.js';
+import { nextPow2, relayColumn, type RingColumn } from './ring.js';
 import type { SlotPool } from './slot-pool.js';
 
 const EMPTY = 0;
@@ -310,36 +311,16 @@ export class RecvBuffer {
 
   private resize(newCap: number): void {
     newCap = newCap === 0 ? 0 : Math.max(MIN_CAP, newCap);
-    const bufs: (Uint8Array | null)[] = new Array(newCap).fill(null);
-    const offs = new Int32Array(newCap);
-    const lens = new Int32Array(newCap);
-    const msgws = new Int32Array(newCap);
-    const states = new Uint8Array(newCap);
-    const slotIds = new Int32Array(newCap).fill(-1);
     const keep = Math.min(this.cap, newCap);
-    for (let i = 0; i < keep; i++) {
-      const from = (this.head + i) & this.mask;
-      bufs[i] = this.bufs[from];
-      offs[i] = this.offs[from];
-      lens[i] = this.lens[from];
-      msgws[i] = this.msgws[from];
-      states[i] = this.states[from];
-      slotIds[i] = this.slotIds[from];
-    }
-    this.bufs = bufs;
-    this.offs = offs;
-    this.lens = lens;
-    this.msgws = msgws;
-    this.states = states;
-    this.slotIds = slotIds;
+    const relay = <T extends RingColumn>(col: T, fill?: number) => relayColumn(col, this.head, this.mask, keep, newCap, fill);
+    this.bufs = relay(this.bufs);
+    this.offs = relay(this.offs);
+    this.lens = relay(this.lens);
+    this.msgws = relay(this.msgws);
+    this.states = relay(this.states);
+    this.slotIds = relay(this.slotIds, -1);
     this.cap = newCap;
     this.mask = newCap - 1;
     this.head = 0;
   }
-}
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }

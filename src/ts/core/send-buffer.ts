@@ -2,6 +2,7 @@
 
 import { copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_NO_MASK, msgWord } from './packet.js';
+import { nextPow2, relayColumn, type RingColumn } from './ring.js';
 import { msgInc, seqInc, seqOff } from './seq.js';
 
 const STAGED = 1;
@@ -216,41 +217,17 @@ export class SendBuffer {
   }
 
   private resize(newCap: number): void {
-    const chunks: (Uint8Array | null)[] = new Array(newCap).fill(null);
-    const offs = new Int32Array(newCap);
-    const lens = new Int32Array(newCap);
-    const msgws = new Int32Array(newCap);
-    const flags = new Uint8Array(newCap);
-    const deadlines = new Float64Array(newCap);
-    const sentTimes = new Float64Array(newCap);
-    const lastTxTimes = new Float64Array(newCap);
-    for (let i = 0; i < this.count; i++) {
-      const from = (this.head + i) & this.mask;
-      chunks[i] = this.chunks[from];
-      offs[i] = this.offs[from];
-      lens[i] = this.lens[from];
-      msgws[i] = this.msgws[from];
-      flags[i] = this.flags[from];
-      deadlines[i] = this.deadlines[from];
-      sentTimes[i] = this.sentTimes[from];
-      lastTxTimes[i] = this.lastTxTimes[from];
-    }
-    this.chunks = chunks;
-    this.offs = offs;
-    this.lens = lens;
-    this.msgws = msgws;
-    this.flags = flags;
-    this.deadlines = deadlines;
-    this.sentTimes = sentTimes;
-    this.lastTxTimes = lastTxTimes;
+    const relay = <T extends RingColumn>(col: T) => relayColumn(col, this.head, this.mask, this.count, newCap);
+    this.chunks = relay(this.chunks);
+    this.offs = relay(this.offs);
+    this.lens = relay(this.lens);
+    this.msgws = relay(this.msgws);
+    this.flags = relay(this.flags);
+    this.deadlines = relay(this.deadlines);
+    this.sentTimes = relay(this.sentTimes);
+    this.lastTxTimes = relay(this.lastTxTimes);
     this.cap = newCap;
     this.mask = newCap - 1;
     this.head = 0;
   }
-}
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }

@@ -1,0 +1,20 @@
+// Helpers for the power-of-two rings behind the send and receive buffers: sizing and re-laying columns.
+
+export type RingColumn = Int32Array | Uint8Array | Float64Array | (Uint8Array | null)[];
+
+export function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * A column of `newCap` entries holding the `count` entries that start at ring position `head` (with `mask`) in
+ * order from index 0; new entries are `fill` (0 or null by default).
+ */
+export function relayColumn<T extends RingColumn>(col: T, head: number, mask: number, count: number, newCap: number, fill?: number): T {
+  const out = (Array.isArray(col) ? new Array(newCap).fill(null) : new (col.constructor as new (n: number) => T)(newCap)) as T;
+  if (fill !== undefined && !Array.isArray(out)) out.fill(fill);
+  for (let i = 0; i < count; i++) out[i] = col[(head + i) & mask];
+  return out;
+}
