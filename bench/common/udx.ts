@@ -46,3 +46,23 @@ export function loadUdx(): UdxLoad {
     return { udx: null, reason: `udx-native unavailable: ${(err as Error).message.split('\n')[0]}` };
   }
 }
+
+/**
+ * The server side of the benchmarks' stream announcement (UDX has no handshake): a client sends "clientId serverId"
+ * as a plain datagram for each stream; the server opens that stream once and answers every announcement with its id.
+ */
+export function acceptUdxStreams(udx: Udx, sock: UdxSocket, onStream: (st: UdxStream) => void = () => {}): Map<number, UdxStream> {
+  const streams = new Map<number, UdxStream>();
+  sock.on('message', (msg: Buffer, from: UdxAddress) => {
+    const [clientId, serverId] = msg.toString().split(' ').map(Number);
+    if (!streams.has(serverId)) {
+      const st = udx.createStream(serverId);
+      st.connect(sock, clientId, from.port, from.host);
+      st.on('error', () => {});
+      streams.set(serverId, st);
+      onStream(st);
+    }
+    sock.trySend(Buffer.from(String(serverId)), from.port, from.host);
+  });
+  return streams;
+}

@@ -13,7 +13,7 @@ import { connect, createServer, type UdtSocket } from '../../src/ts/api/index.js
 import { buildUdtPeer, libudtStatus, startUdtListener, killAllUdtPeers, type UdtPeer } from '../../test/support/libudt.js';
 import { ask, exitOnRequest, forkRole, stopChild } from '../common/child.js';
 import { loadAverage, machineFacts } from '../common/machine.js';
-import { loadUdx, type UdxStream } from '../common/udx.js';
+import { acceptUdxStreams, loadUdx } from '../common/udx.js';
 import { median, percentile } from '../micro/engine-common.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -169,19 +169,9 @@ async function udxServer(): Promise<void> {
   if (!udx) throw new Error(reason);
   const sock = udx.createSocket();
   sock.bind(0, HOST);
-  const streams: UdxStream[] = [];
-  // A client announces itself with a raw datagram "clientId serverId"; no handshake exists in UDX.
-  sock.on('message', (msg: Buffer, from: { host: string; port: number }) => {
-    const [clientId, serverId] = msg.toString().split(' ').map(Number);
-    const st = udx.createStream(serverId);
-    st.connect(sock, clientId, from.port, from.host);
-    st.on('data', (d: Buffer) => st.write(d));
-    st.on('error', () => {});
-    streams.push(st);
-    sock.trySend(Buffer.from('ok'), from.port, from.host);
-  });
+  const streams = acceptUdxStreams(udx, sock, (st) => st.on('data', (d: Buffer) => st.write(d)));
   exitOnRequest(async () => {
-    for (const st of streams) st.destroy();
+    for (const st of streams.values()) st.destroy();
     await sock.close();
   });
   sendToParent({ port: sock.address().port });

@@ -11,7 +11,7 @@ import { connect, createServer, type UdtServer, type UdtSocket } from '../../src
 import { killAllUdtPeers, spawnUdtPeer, libudtStatus, type UdtPeer } from '../../test/support/libudt.js';
 import { ask, exitOnRequest, forkRole, stopChild } from '../common/child.js';
 import { loadAverage, machineFacts } from '../common/machine.js';
-import { loadUdx, type UdxStream } from '../common/udx.js';
+import { acceptUdxStreams, loadUdx, type UdxStream } from '../common/udx.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const HOST = '127.0.0.1';
@@ -167,18 +167,9 @@ async function udxServer(census: boolean): Promise<void> {
   if (!udx) throw new Error(reason);
   const sock = udx.createSocket();
   sock.bind(0, HOST);
-  const streams: UdxStream[] = [];
-  // A client announces each stream with a raw datagram "clientId serverId"; UDX has no handshake of its own.
-  sock.on('message', (msg: Buffer, from: { host: string; port: number }) => {
-    const [clientId, serverId] = msg.toString().split(' ').map(Number);
-    const st = udx.createStream(serverId);
-    st.connect(sock, clientId, from.port, from.host);
-    st.on('error', () => {});
-    streams.push(st);
-    sock.trySend(Buffer.from(String(serverId)), from.port, from.host);
-  });
-  await serveAndMeasure(sock.address().port, () => streams.length, () => undefined, async () => {
-    for (const st of streams) st.destroy();
+  const streams = acceptUdxStreams(udx, sock);
+  await serveAndMeasure(sock.address().port, () => streams.size, () => undefined, async () => {
+    for (const st of streams.values()) st.destroy();
     await sock.close();
   }, census);
 }
