@@ -400,7 +400,7 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`${o.size}-byte request/response on loopback, ${o.trips} timed round trips per run after ${o.warmup} warm-up, client and server in separate processes; median of ${runs} runs (rounds interleaved).`);
   console.log('');
-  console.log('| contender | p50 µs | p90 µs | p99 µs | max µs | p99 / dgram p99 | round trips > 5 ms | CPU µs per round trip (both ends) |');
+  console.log('| contender | p50 µs | p90 µs | p99 µs | max µs | p99 ÷ node:dgram p99 | round trips > 5 ms | CPU µs per round trip (both ends) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of active) {
     const p99 = med(c.key, (s) => s.p99);
