@@ -159,9 +159,10 @@ export class Connection {
     const s = this.requireSender('write');
     if (this.config.sockType !== 1) throw new InvalidOperationError('write() is for stream mode; use sendMessage()');
     const wasIdle = s.buffer.packets === 0;
+    const pacerIdle = s.buffer.unsentPackets === 0;
     const n = s.buffer.writeStream(data);
     if (n < data.length) this.writeBlocked = true;
-    if (n > 0) this.onQueued(now, wasIdle);
+    if (n > 0) this.onQueued(now, wasIdle, pacerIdle);
     return n;
   }
 
@@ -172,12 +173,13 @@ export class Connection {
     const max = s.buffer.maxPackets * s.buffer.payloadSize;
     if (data.length > max) throw new MessageTooLargeError(data.length, max);
     const wasIdle = s.buffer.packets === 0;
+    const pacerIdle = s.buffer.unsentPackets === 0;
     const deadline = ttlMs >= 0 ? now + ttlMs * 1000 : Infinity;
     if (!s.buffer.writeMessage(data, deadline, inOrder)) {
       this.writeBlocked = true;
       return false;
     }
-    this.onQueued(now, wasIdle);
+    this.onQueued(now, wasIdle, pacerIdle);
     return true;
   }
 
@@ -415,9 +417,9 @@ export class Connection {
     return this.sender;
   }
 
-  private onQueued(now: number, wasIdle: boolean): void {
+  private onQueued(now: number, wasIdle: boolean, pacerIdle: boolean): void {
     if (wasIdle && now > this.expBase) this.expBase = now;
-    this.sender!.onNewData(now);
+    this.sender!.onNewData(now, pacerIdle);
   }
 
   private onSendSpace(): void {
@@ -532,10 +534,11 @@ export class Connection {
     if (this.state === 'connected' || this.state === 'closing') {
       const s = this.sender!;
       const dst = this.peerSocketId;
-      this.receiver!.pollControl(now, out, dst);
+      // Due data (a reply, say) first, then the receiver's ACKs and NAKs: all go out in the same batch.
       s.pollControl(out, dst);
       s.pollData(now, horizon, out, dst, (now - this.startTime) >>> 0);
       s.pollControl(out, dst);
+      this.receiver!.pollControl(now, out, dst);
     }
     if (this.keepAliveDue && out.count === start && out.count < out.capacity && this.state !== 'connecting') {
       commitSlot(out, writeEmptyControl(out.buf, nextSlot(out), CtrlType.KeepAlive, 0, this.peerSocketId), 0);

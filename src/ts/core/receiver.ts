@@ -13,6 +13,7 @@ import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
 /** Full-ACK period and rate-report spacing (SYN), µs. */
 export const SYN = 10_000;
 const LIGHT_ACK_EVERY = 64;
+const SHORT_PACKET_ACK_DELAY_US = 1000;
 const ACK_WINDOW = 256;
 const MAX_PENDING_GAPS = 4096;
 
@@ -31,8 +32,8 @@ export class Receiver {
   private ackSeq = 0;
   private lastAck24Time = -Infinity;
   private nextAckTime = Infinity;
-  private ackNow = false;
   private lightAckDue = false;
+  private lightAckAt = Infinity;
   private pktsSinceAck = 0;
   private nextNakTime = Infinity;
   private pendingGaps: number[] = [];
@@ -93,7 +94,10 @@ export class Receiver {
       if (this.pendingGaps.length < MAX_PENDING_GAPS) this.pendingGaps.push(expected, last);
       if (this.periodicNak && this.nextNakTime === Infinity) this.nextNakTime = now + this.nakInterval();
     }
-    if (len !== this.payloadSize) this.ackNow = true;
+    // A short packet usually ends a write: tell the sender soon, with a light ACK (no ACK2 round). libudt sends a
+    // full ACK at once; a short delay lets a request/response flow ack a run of replies with one datagram instead
+    // of one each (every datagram on loopback costs a syscall and a wake-up on both ends).
+    if (len !== this.payloadSize && this.lightAckAt === Infinity) this.lightAckAt = now + SHORT_PACKET_ACK_DELAY_US;
     if (seqCmp(seq, this.rcvCurr) > 0) this.rcvCurr = seq;
     else this.loss.remove(seq);
     if (++this.pktsSinceAck % LIGHT_ACK_EVERY === 0) this.lightAckDue = true;
@@ -124,7 +128,7 @@ export class Receiver {
     win[i] = -1;
     if (rtt > 0) this.rtt.update(Math.round(rtt));
     if (seqCmp(ackNo, this.rcvLastAckAck) > 0) this.rcvLastAckAck = ackNo;
-    if (this.ackNumber() === this.rcvLastAckAck && !this.ackNow) this.nextAckTime = Infinity;
+    if (this.ackNumber() === this.rcvLastAckAck) this.nextAckTime = Infinity;
   }
 
   /** The app read data: a window update may be worth an ACK soon. */
@@ -134,8 +138,8 @@ export class Receiver {
 
   /** Next time a receiver timer needs attention (µs), or Infinity. */
   nextDeadline(): number {
-    if (this.ackNow || this.lightAckDue || this.pendingGaps.length > 0) return 0;
-    return Math.min(this.nextAckTime, this.nextNakTime);
+    if (this.lightAckDue || this.pendingGaps.length > 0) return 0;
+    return Math.min(this.nextAckTime, this.nextNakTime, this.lightAckAt);
   }
 
   /** Before our SHUTDOWN: a full ACK for whatever arrived since the last one (nothing if it is already ACKed). */
@@ -155,10 +159,12 @@ export class Receiver {
     }
     if (g > 0) this.pendingGaps.splice(0, g);
     if (out.count >= out.capacity) return;
-    if ((this.ackNow || now >= this.nextAckTime) && this.sendFullAck(now, out, dst)) {
+    if (now >= this.nextAckTime && this.sendFullAck(now, out, dst)) {
       this.lightAckDue = false;
-    } else if (this.lightAckDue) {
+      this.lightAckAt = Infinity;
+    } else if (this.lightAckDue || now >= this.lightAckAt) {
       this.lightAckDue = false;
+      this.lightAckAt = Infinity;
       const ack = this.ackNumber();
       if (ack !== this.rcvLastAckAck && out.count < out.capacity) {
         commitSlot(out, writeLightAck(out.buf, nextSlot(out), dst, ack), 0);
@@ -171,7 +177,6 @@ export class Receiver {
   /** Returns whether the ACK timer fired (whether or not a packet was needed). */
   private sendFullAck(now: number, out: TransmitBuffer, dst: number): boolean {
     if (out.count >= out.capacity) return false;
-    this.ackNow = false;
     this.nextAckTime = now + SYN;
     this.pktsSinceAck = 0;
     const ack = this.ackNumber();

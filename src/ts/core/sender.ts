@@ -160,11 +160,15 @@ export class Sender implements CcState {
   }
 
   /** New data was queued: an idle pacer starts from now, not from a stale time. */
-  onNewData(now: number): void {
-    if (this.buffer.unsentPackets > 0 && this.flightSize === 0 && this.loss.size === 0 && this.nextSendTime < now) {
-      this.nextSendTime = now;
-    }
+  onNewData(now: number, pacerWasIdle: boolean): void {
+    if (!pacerWasIdle || this.loss.size > 0) return;
+    // The pacer had nothing queued: this write is not part of a backlog, so its first packet goes out at once
+    // instead of waiting out the rest of a period (for a request/response flow the period is the app's own rate,
+    // measured while the app was the bottleneck). A backlog is still paced, and the window still applies.
+    if (this.nextSendTime < now) this.nextSendTime = now;
+    else this.sendSoon(now);
   }
+
 
   onFullAck(now: number, ackSeq: number, ackNo: number, rtt: number, avail: number, rate: number, cap: number): void {
     const c = this.counters;

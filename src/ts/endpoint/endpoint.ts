@@ -68,6 +68,8 @@ const channels = {
 };
 
 const HANDLE_SWEEP_US = 2_000_000;
+/** Without a pacing thread, deadlines closer than this are waited for by spinning the event loop. */
+const IMMEDIATE_WAIT_US = 200;
 
 export class Endpoint {
   readonly counters: EndpointCounters = { malformed: 0, unknownDestination: 0, wrongPeer: 0, handshakesIgnored: 0, rejected: 0 };
@@ -477,9 +479,9 @@ export class Endpoint {
     this.timerAt = at;
     if (at === Infinity) return;
     const delay = at - now;
-    // Sub-millisecond waits spin through setImmediate only without a pacing thread (the dgram engine paces in bursts
-    // per turn); with one, nothing needs the endpoint sooner than a 1 ms timer.
-    if (delay <= 0 || (delay < 1000 && this.horizon === 0)) {
+    // Short waits spin through setImmediate only without a pacing thread (the dgram engine paces in bursts per
+    // event-loop turn at high rates); anything further off, and everything with a pacing thread, uses a timer.
+    if (delay <= 0 || (delay < IMMEDIATE_WAIT_US && this.horizon === 0)) {
       this.immediate = setImmediate(() => this.onTimer());
     } else {
       // Round up: a timer that fires before the deadline finds nothing due and re-arms through setImmediate, which
