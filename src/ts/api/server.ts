@@ -54,8 +54,9 @@ export class UdtServer extends EventEmitter {
 
   private async startListening(port: number, host: string): Promise<void> {
     const { address, family } = await resolveHost(host);
-    const { config } = validateSocketOptions(this.options);
-    const ep = await endpointFor(this.options, family, { address, port }, config().mss);
+    // One resolved configuration serves every accepted connection (each gets its own controller from the factory).
+    const shared = validateSocketOptions(this.options).config();
+    const ep = await endpointFor(this.options, family, { address, port }, shared.mss);
     if (this.closing) {
       ep.retain();
       ep.release();
@@ -63,7 +64,7 @@ export class UdtServer extends EventEmitter {
     }
     ep.listen({
       sockType: (this.options.mode ?? 'stream') === 'stream' ? 1 : 2,
-      makeConfig: () => validateSocketOptions(this.options).config(),
+      makeConfig: () => shared,
       canAccept: () => this.sockets.size < this.maxConnections,
       accept: (entry) => {
         const socket = new UdtSocket(this.options);

@@ -3,8 +3,14 @@
 const ARRIVAL_WINDOW = 16;
 const PROBE_WINDOW = 64;
 
+/** Sorting space shared by every estimator (the core runs on one thread). */
+const scratch = new Int32Array(PROBE_WINDOW);
+/** Windows as they start; an estimator gets its own copy at its first sample, so idle connections hold none. */
+const ARRIVAL_START = new Int32Array(ARRIVAL_WINDOW).fill(1_000_000);
+const PROBE_START = new Int32Array(PROBE_WINDOW).fill(1000);
+
 /** The median libudt uses: the element at sorted position `window/2` among the first `window-1` entries. */
-function libudtMedian(values: Int32Array, scratch: Int32Array): number {
+function libudtMedian(values: Int32Array): number {
   const n = values.length - 1;
   for (let i = 0; i < n; i++) scratch[i] = values[i];
   const part = scratch.subarray(0, n);
@@ -13,14 +19,14 @@ function libudtMedian(values: Int32Array, scratch: Int32Array): number {
 }
 
 export class ArrivalSpeed {
-  private intervals = new Int32Array(ARRIVAL_WINDOW).fill(1_000_000);
-  private scratch = new Int32Array(ARRIVAL_WINDOW);
+  private intervals = ARRIVAL_START;
   private next = 0;
   private lastArrival = -1;
 
   /** Records a data packet arrival at `now` (µs). */
   onArrival(now: number): void {
     if (this.lastArrival >= 0) {
+      if (this.intervals === ARRIVAL_START) this.intervals = ARRIVAL_START.slice();
       this.intervals[this.next] = Math.min(0x7fffffff, Math.round(now - this.lastArrival));
       this.next = (this.next + 1) % ARRIVAL_WINDOW;
     }
@@ -29,7 +35,7 @@ export class ArrivalSpeed {
 
   /** Packets per second, or 0 when too few intervals agree with the median. */
   speed(): number {
-    const m = libudtMedian(this.intervals, this.scratch);
+    const m = libudtMedian(this.intervals);
     const lo = m >> 3;
     const hi = m << 3;
     let count = 0;
@@ -48,8 +54,7 @@ export class ArrivalSpeed {
 }
 
 export class LinkCapacity {
-  private intervals = new Int32Array(PROBE_WINDOW).fill(1000);
-  private scratch = new Int32Array(PROBE_WINDOW);
+  private intervals = PROBE_START;
   private next = 0;
   private probeStart = -1;
 
@@ -59,6 +64,7 @@ export class LinkCapacity {
     if (low === 0) {
       this.probeStart = now;
     } else if (low === 1 && this.probeStart >= 0) {
+      if (this.intervals === PROBE_START) this.intervals = PROBE_START.slice();
       this.intervals[this.next] = Math.min(0x7fffffff, Math.round(now - this.probeStart));
       this.next = (this.next + 1) % PROBE_WINDOW;
     }
@@ -66,7 +72,7 @@ export class LinkCapacity {
 
   /** Packets per second, never 0. */
   capacity(): number {
-    const m = libudtMedian(this.intervals, this.scratch);
+    const m = libudtMedian(this.intervals);
     const lo = m >> 3;
     const hi = m << 3;
     let count = 1;

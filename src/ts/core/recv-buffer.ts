@@ -3,7 +3,7 @@
 import { allocBytes, copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_INORDER_BIT, MSG_NO_MASK } from './packet.js';
 import { MSG_MAX, msgInc, seqCmp, seqInc, seqOff } from './seq.js';
-import { nextPow2, relayColumn, type RingColumn } from './ring.js';
+import { EMPTY_F64, EMPTY_I32, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
 import type { SlotPool } from './slot-pool.js';
 
 const EMPTY = 0;
@@ -42,11 +42,11 @@ export class RecvBuffer {
   private lastHeadMsgNo = -1;
   private ready: number[] = [];
   private bufs: (Uint8Array | null)[] = [];
-  private offs = new Int32Array(0);
-  private lens = new Int32Array(0);
-  private msgws = new Int32Array(0);
-  private states = new Uint8Array(0);
-  private slotIds = new Int32Array(0);
+  private offs = EMPTY_I32;
+  private lens = EMPTY_I32;
+  private msgws = EMPTY_I32;
+  private states = EMPTY_U8;
+  private slotIds = EMPTY_I32;
 
   constructor(
     readonly maxPackets: number,

@@ -2,6 +2,11 @@
 
 export type RingColumn = Int32Array | Uint8Array | Float64Array | (Uint8Array | null)[];
 
+/** Zero-length columns shared by every empty ring (an idle connection allocates none of its own). */
+export const EMPTY_I32 = new Int32Array(0);
+export const EMPTY_U8 = new Uint8Array(0);
+export const EMPTY_F64 = new Float64Array(0);
+
 export function nextPow2(n: number): number {
   let p = 1;
   while (p < n) p *= 2;

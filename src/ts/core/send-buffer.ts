@@ -2,7 +2,7 @@
 
 import { copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_NO_MASK, msgWord } from './packet.js';
-import { nextPow2, relayColumn, type RingColumn } from './ring.js';
+import { EMPTY_F64, EMPTY_I32, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
 import { msgInc, seqInc, seqOff } from './seq.js';
 
 const STAGED = 1;
@@ -23,13 +23,13 @@ export class SendBuffer {
   private sent = 0;
   private nextMsgNo = 1;
   private chunks: (Uint8Array | null)[] = [];
-  private offs = new Int32Array(0);
-  private lens = new Int32Array(0);
-  private msgws = new Int32Array(0);
-  private flags = new Uint8Array(0);
-  private deadlines = new Float64Array(0);
-  private sentTimes = new Float64Array(0);
-  private lastTxTimes = new Float64Array(0);
+  private offs = EMPTY_I32;
+  private lens = EMPTY_I32;
+  private msgws = EMPTY_I32;
+  private flags = EMPTY_U8;
+  private deadlines = EMPTY_F64;
+  private sentTimes = EMPTY_F64;
+  private lastTxTimes = EMPTY_F64;
 
   constructor(
     readonly payloadSize: number,
