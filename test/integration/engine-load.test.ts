@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadNativeBinding, packageRoot } from '../../src/ts/engine/native-binding.js';
 
 const native = loadNativeBinding();
+if (!native.binding) console.warn(`[engine] native engine tests skipped: ${native.reason}`);
 const saved = { engine: process.env.UDT_ENGINE, root: process.env.UDT_NATIVE_ROOT };
 
 afterEach(() => {

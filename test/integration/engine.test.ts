@@ -8,6 +8,7 @@ import { loadNativeBinding } from '../../src/ts/engine/native-binding.js';
 import { NativeEngine, type NativeEngineStats, type NativeEngineTuning } from '../../src/ts/engine/native-engine.js';
 
 const native = loadNativeBinding();
+if (!native.binding) console.warn(`[engine] native engine tests skipped: ${native.reason}`);
 if (!native.binding) console.warn(`[engine tests] native engine skipped: ${native.reason}`);
 
 type Kind = 'dgram' | 'native';
@@ -345,7 +346,10 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
   });
 
   it('uses GSO for runs of equal-size datagrams (loopback allowed) and splits GRO batches', async (ctx) => {
-    if (!gsoAvailable) ctx.skip();
+    if (!gsoAvailable) {
+      console.warn('[engine] GSO test skipped: the kernel refused UDP_SEGMENT on this socket');
+      ctx.skip();
+    }
     const a = await Rig.open('native', {}, { gsoLoopback: true });
     const b = await Rig.open('native', {}, { gro: true });
     const msgs = payloads(200, 1200, 6);
@@ -362,7 +366,10 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
   });
 
   it('keeps GSO off towards loopback peers by default (one arrival time per segment otherwise)', async (ctx) => {
-    if (!gsoAvailable) ctx.skip();
+    if (!gsoAvailable) {
+      console.warn('[engine] GSO test skipped: the kernel refused UDP_SEGMENT on this socket');
+      ctx.skip();
+    }
     const a = await Rig.open('native');
     const b = await Rig.open('native');
     a.send(a.peerTo(b), payloads(200, 1200, 6));
