@@ -15,6 +15,7 @@ class FakeState implements CcState {
   lastRttSample = 100_000;
   lastReportedRtt = 100_000;
   sentPackets = 0;
+  nakLostPackets = 0;
   recvRate = 0;
   lastArrivalRate = 0;
   bandwidth = 1;

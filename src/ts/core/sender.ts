@@ -50,6 +50,8 @@ export class Sender implements CcState {
   /** Lateness the pacer may make up in a burst, µs (set by the endpoint per engine). */
   burstCreditUs = 2000;
   private nextSendTime = 0;
+  /** Sequence numbers NAKs reported lost for the first time (re-reports of a range still missing do not count). */
+  nakLostPackets = 0;
   /** Send time of the latest packet handed out (a pacing engine may still hold it). */
   private lastSendAt = 0;
   /** New data waits until this time, µs (0 = no hold); see holdNewData. */
@@ -223,7 +225,9 @@ export class Sender implements CcState {
       }
       valid.push([a, b]);
       if (seqCmp(b, this.sndLastAck) < 0) continue;
-      c.pktSndLoss += this.loss.insert(seqCmp(a, this.sndLastAck) < 0 ? this.sndLastAck : a, b);
+      const added = this.loss.insert(seqCmp(a, this.sndLastAck) < 0 ? this.sndLastAck : a, b);
+      c.pktSndLoss += added;
+      this.nakLostPackets += added;
     }
     if (valid.length === 0) return;
     this.cc.onLoss(valid, now);

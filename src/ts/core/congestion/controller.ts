@@ -27,6 +27,8 @@ export interface CcState {
   readonly flightSize: number;
   /** Data packets sent so far, retransmissions included (cumulative). */
   readonly sentPackets: number;
+  /** Packets NAKs reported lost for the first time (cumulative; a re-reported range counts once). */
+  readonly nakLostPackets: number;
   /** Data packets acknowledged so far (cumulative, for delivery-rate models). */
   readonly deliveredPackets: number;
   /** A uniform [0,1) random source (seeded). */

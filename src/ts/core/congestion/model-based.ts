@@ -17,10 +17,12 @@ const ROUND_SAMPLES = 64;
 const QUEUE_RTT_FACTOR = 1.25;
 const SYN_SLACK_US = 10_000;
 const QUEUE_DRAIN_GAIN = 0.85;
-const BW_QUANTILE = 0.75;
+const BW_QUANTILE = 0.5;
 const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW_US = 10_000_000;
 const PROBE_RTT_US = 200_000;
+/** A sample within this factor of the min RTT (plus 1 ms) re-confirms it. */
+const MIN_RTT_CONFIRM = 1.05;
 const PROBE_RTT_CWND = 4;
 const STARTUP_GROWTH = 1.25;
 const STARTUP_FLAT_ROUNDS = 3;
@@ -46,12 +48,13 @@ export class ModelBasedController implements CongestionController {
   private readonly roundSamples: number[] = [];
   private roundMinRtt = Infinity;
   private standingQueue = false;
+  private standingQueueLoss = false;
   /** Smoothed share of packets reported lost per round. */
   private lossRate = 0;
   private rounds = 0;
   private roundEnd = 0;
   private roundStartDelivered = 0;
-  private roundLost = 0;
+  private roundStartLost = 0;
   private btlBw = 0;
   private minRtt = Infinity;
   private minRttStamp = 0;
@@ -124,6 +127,9 @@ export class ModelBasedController implements CongestionController {
     if (rttSample <= this.minRtt) {
       this.minRtt = rttSample;
       this.minRttStamp = now;
+    } else if (rttSample <= this.minRtt * MIN_RTT_CONFIRM + SYN_SLACK_US / 10) {
+      // A sample this close to the minimum confirms it is still true: no ProbeRTT needed for another window.
+      this.minRttStamp = now;
     }
     const rate = this.bandwidthSample(now);
     this.record(now);
@@ -147,7 +153,9 @@ export class ModelBasedController implements CongestionController {
     if (r.length < ROUND_SAMPLES) r.push(rate);
     else r[this.rounds % ROUND_SAMPLES] = rate;
     const sorted = [...r].sort((a, b) => a - b);
-    this.bwByRound[this.rounds % BW_WINDOW_ROUNDS] = sorted[Math.floor((sorted.length - 1) * BW_QUANTILE)];
+    // Startup takes the largest sample: it must grow by its gain per round, and overshoot is what drain is for.
+    const q = this.mode === 'startup' ? 1 : BW_QUANTILE;
+    this.bwByRound[this.rounds % BW_WINDOW_ROUNDS] = sorted[Math.floor((sorted.length - 1) * q)];
     this.btlBw = Math.max(...this.bwByRound);
   }
 
@@ -155,19 +163,26 @@ export class ModelBasedController implements CongestionController {
   private endRound(): void {
     const s = this.state;
     const delivered = s.deliveredPackets - this.roundStartDelivered;
-    const lossShare = this.roundLost / Math.max(1, delivered + this.roundLost);
-    if (delivered + this.roundLost >= 16) this.lossRate += LOSS_RATE_GAIN * (lossShare - this.lossRate);
-    if (lossShare > HIGH_LOSS) this.bwByRound.fill(0);
+    const roundLost = s.nakLostPackets - this.roundStartLost;
+    const lossShare = roundLost / Math.max(1, delivered + roundLost);
     const queueing = s.lastReportedRtt > QUEUE_RTT_FACTOR * this.minRtt + SYN_SLACK_US;
-    if (this.mode === 'startup' && lossShare > STARTUP_LOSS_EXIT && this.roundLost >= 8 && queueing) this.enterDrain();
+    // Only loss without a queue is taken for random loss (the window's room for holes grows with it); loss while a
+    // queue stands is the queue overflowing, and counting it would widen the window that overflowed it.
+    if (delivered + roundLost >= 16 && !queueing) this.lossRate += LOSS_RATE_GAIN * (lossShare - this.lossRate);
+    else if (queueing && roundLost > 0 && this.mode === 'probe-bw') this.standingQueueLoss = true;
+    // Heavy loss is not random noise: scale the estimate down to what got through rather than forgetting it.
+    if (lossShare > HIGH_LOSS) for (let i = 0; i < BW_WINDOW_ROUNDS; i++) this.bwByRound[i] *= 1 - lossShare;
+    if (this.mode === 'startup' && lossShare > STARTUP_LOSS_EXIT && roundLost >= 8 && queueing) this.enterDrain();
     this.rounds++;
     this.roundEnd = s.sndCurr;
     this.roundStartDelivered = s.deliveredPackets;
-    this.roundLost = 0;
+    this.roundStartLost = s.nakLostPackets;
     this.roundSamples.length = 0;
     // A round whose every RTT sample stood well above the minimum kept a standing queue: pace below the estimate
     // for the next round so the queue drains (the estimate may sit a little above the bottleneck).
-    this.standingQueue = this.roundMinRtt !== Infinity && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt + SYN_SLACK_US;
+    this.standingQueue =
+      this.standingQueueLoss || (this.roundMinRtt !== Infinity && this.roundMinRtt > QUEUE_RTT_FACTOR * this.minRtt + SYN_SLACK_US);
+    this.standingQueueLoss = false;
     this.roundMinRtt = Infinity;
     this.bwByRound[this.rounds % BW_WINDOW_ROUNDS] = 0;
   }
@@ -192,13 +207,14 @@ export class ModelBasedController implements CongestionController {
       this.cycleStamp = now;
     }
     if (this.mode !== 'probe-rtt' && now - this.minRttStamp > MIN_RTT_WINDOW_US) {
+      // A fixed time at half the BDP: waiting for the flight to fall to a few packets could take many round trips
+      // under loss, since the cumulative flight counts everything behind the oldest hole.
       this.mode = 'probe-rtt';
       this.probeRttMin = Infinity;
-      this.probeRttDoneAt = -1;
+      this.probeRttDoneAt = now + PROBE_RTT_US + (this.minRtt === Infinity ? 0 : this.minRtt);
     }
     if (this.mode === 'probe-rtt') {
-      if (this.probeRttDoneAt < 0 && this.state.flightSize <= PROBE_RTT_CWND) this.probeRttDoneAt = now + PROBE_RTT_US;
-      if (this.probeRttDoneAt >= 0 && now >= this.probeRttDoneAt) {
+      if (now >= this.probeRttDoneAt) {
         if (this.probeRttMin < Infinity) this.minRtt = this.probeRttMin;
         this.minRttStamp = now;
         if (this.reachedFullBw) this.enterProbeBw(now);
@@ -225,12 +241,12 @@ export class ModelBasedController implements CongestionController {
     // Cumulative ACKs count everything behind the oldest hole as in flight, so under random loss the window needs
     // room for about a repair time's worth of packets beyond the pipe itself.
     const cwndGain = m === 'startup' || m === 'drain' ? CWND_GAIN : CWND_GAIN + Math.min(MAX_HOLE_ALLOWANCE, HOLE_ALLOWANCE_PER_LOSS * this.lossRate);
-    this.cwnd = m === 'probe-rtt' ? PROBE_RTT_CWND : Math.max(MIN_CWND, cwndGain * this.bdp() + MIN_CWND);
+    this.cwnd = m === 'probe-rtt' ? Math.max(PROBE_RTT_CWND, this.bdp() / 2) : Math.max(MIN_CWND, cwndGain * this.bdp() + MIN_CWND);
   }
 
-  onLoss(ranges: ReadonlyArray<readonly [number, number]>): void {
-    for (const [a, b] of ranges) this.roundLost += Math.max(1, b - a + 1);
-  }
+  /** Loss is read per round from CcState.nakLostPackets, where a range the receiver re-reports counts once. */
+  onLoss(): void {}
+
 
   /** A retransmission time-out during recovery is expected under heavy loss: the model stays as it is. */
   onTimeout(): void {}
