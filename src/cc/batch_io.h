@@ -31,8 +31,9 @@ struct SendOutcome {
 struct PathState {
   std::atomic<int> path{static_cast<int>(SendPath::Sendmsg)};
   /**
-   * GSO towards loopback peers too. Off by default: on loopback a GSO datagram is never split on a wire, so its
-   * segments arrive at one instant and the receiver's arrival-rate and packet-pair estimates see zero intervals.
+   * GSO towards loopback peers too (the engine's option; JS turns it on by default). On loopback a GSO datagram is
+   * never split on a wire, so its segments arrive at one instant: a receiver that stamps them with one kernel time
+   * must spread the following gap over them (ours does; libudt stamps each recvmsg itself).
    */
   bool gsoLoopback = false;
   SendPath get() const { return static_cast<SendPath>(path.load(std::memory_order_relaxed)); }

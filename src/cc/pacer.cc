@@ -99,7 +99,7 @@ void Pacer::settle(uint32_t c) {
 
 // Collects up to kMaxItems due datagrams in commit order, skipping (not stopping at) ones scheduled later.
 Pacer::Scan Pacer::gather(uint32_t c, int64_t now, bool drain) {
-  const int64_t limit = now + tuning_.earlyUs - shift_;
+  const int64_t limit = now + std::max(tuning_.earlyUs, tuning_.burstUs) - shift_;
   Scan r{0, kNever};
   for (uint32_t b = cons_; b != c && r.n < Sender::kMaxItems; b++) {
     TxBlock& blk = ring_->blocks[ring_->blockOf(b)];
@@ -139,7 +139,7 @@ void Pacer::capBurst(Scan& scan, int64_t now) {
   if (now - (first + shift_) <= tuning_.burstCapUs || shift_ >= tuning_.maxShiftUs) return;
   shift_ = std::min(now - first - tuning_.burstCapUs, tuning_.maxShiftUs);
   Stats::max(stats_->paceShiftMaxUs, static_cast<uint64_t>(shift_));
-  const int64_t limit = now + tuning_.earlyUs - shift_;
+  const int64_t limit = now + std::max(tuning_.earlyUs, tuning_.burstUs) - shift_;
   size_t kept = 0;
   for (size_t k = 0; k < scan.n; k++) {
     TxSlot* s = itemSlots_[k];
@@ -229,6 +229,7 @@ uint64_t Pacer::countQueued(uint32_t c) {
 void Pacer::run() {
 #ifdef __linux__
   prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  prctl(PR_SET_NAME, "udt-pacer", 0, 0, 0);
 #endif
   Sender sender(fd_, path_, stats_);
   int64_t last = monoUs();

@@ -17,6 +17,7 @@ namespace udt {
 
 struct PacerTuning {
   int64_t spinUs = 20;       // sleep until this close to a deadline, then spin
+  int64_t burstUs = 40;      // once a datagram is due, datagrams due within this much later go with it (one GSO run)
   int64_t burstCapUs = 100;  // lateness sent as a burst; beyond it the whole schedule shifts later instead...
   int64_t maxShiftUs = 1000;  // ...by at most this much (a backlog must not become added delay for everything)
   int64_t catchUpDiv = 4;     // a shifted schedule catches up by 1/catchUpDiv of the time that passes

@@ -82,6 +82,7 @@ UdpEngine::UdpEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpEngin
   maxDatagram_ = optU32(o, "maxDatagram", 1472);
   if (maxDatagram_ == 0 || maxDatagram_ > 65535) throwError(env, "ERR_UDT_ENGINE_OPTIONS", "maxDatagram out of range");
   tuning_.spinUs = optU32(o, "spinUs", static_cast<uint32_t>(tuning_.spinUs));
+  tuning_.burstUs = optU32(o, "burstUs", static_cast<uint32_t>(tuning_.burstUs));
   tuning_.burstCapUs = optU32(o, "burstCapUs", static_cast<uint32_t>(tuning_.burstCapUs));
   tuning_.maxShiftUs = optU32(o, "maxShiftUs", static_cast<uint32_t>(tuning_.maxShiftUs));
   tuning_.drainMs = optU32(o, "drainMs", static_cast<uint32_t>(tuning_.drainMs));

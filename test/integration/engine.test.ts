@@ -365,7 +365,7 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
     console.log(`[native] 200 datagrams in ${s.sendCalls} send calls (${s.gsoCalls} GSO runs); receiver split ${r.groSegmented} GRO datagrams`);
   });
 
-  it('keeps GSO off towards loopback peers by default (one arrival time per segment otherwise)', async (ctx) => {
+  it('uses GSO and GRO towards loopback peers by default, and not when told not to', async (ctx) => {
     if (!gsoAvailable) {
       console.warn('[engine] GSO test skipped: the kernel refused UDP_SEGMENT on this socket');
       ctx.skip();
@@ -374,10 +374,16 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
     const b = await Rig.open('native');
     a.send(a.peerTo(b), payloads(200, 1200, 6));
     await waitFor('datagrams', () => b.got.length === 200);
-    const s = a.engine.stats() as NativeEngineStats;
+    expect((a.engine.stats() as NativeEngineStats).gsoCalls).toBeGreaterThan(0);
+    expect((b.engine.stats() as NativeEngineStats).gro).toBe(true);
+    const c = await Rig.open('native', {}, { gsoLoopback: false });
+    const d = await Rig.open('native', {}, { gro: false });
+    c.send(c.peerTo(d), payloads(200, 1200, 6));
+    await waitFor('datagrams', () => d.got.length === 200);
+    const s = c.engine.stats() as NativeEngineStats;
     expect(s.gsoCalls).toBe(0);
     expect(s.sendCalls).toBeLessThan(200);
-    expect((b.engine.stats() as NativeEngineStats).gro).toBe(false);
+    expect((d.engine.stats() as NativeEngineStats).gro).toBe(false);
   });
 
   it('stamps each datagram with its kernel arrival time, even when read in one batch', async () => {

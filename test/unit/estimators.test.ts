@@ -57,6 +57,18 @@ describe('ArrivalSpeed', () => {
     // Kept: 15 x 1000 + 2000 = 17000 / 16 = 1062 -> ceil(1e6 / 1062) = 942.
     expect(arrivalsWith([...rep(15, 1000), 2000]).speed()).toBe(942);
   });
+
+  it('packets coalesced under one time stamp (GRO, GSO on loopback) share the gap that follows their group', () => {
+    // Groups of 8 packets every 400 µs: the sender's spacing is 50 µs, 20,000 packets/s.
+    const a = new ArrivalSpeed();
+    let t = 1_000_000;
+    for (let g = 0; g < 6; g++, t += 400) for (let k = 0; k < 8; k++) a.onArrival(t);
+    expect(a.speed()).toBe(20_000);
+    // Then a group of 3 and a 300 µs gap (100 µs each): the ring holds 13 x 50 and 3 x 100.
+    for (let k = 0; k < 3; k++) a.onArrival(t);
+    a.onArrival(t + 300);
+    expect(a.speed()).toBe(Math.ceil(1e6 / Math.floor((13 * 50 + 3 * 100) / 16)));
+  });
 });
 
 describe('LinkCapacity', () => {

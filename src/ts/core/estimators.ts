@@ -22,15 +22,29 @@ export class ArrivalSpeed {
   private intervals = ARRIVAL_START;
   private next = 0;
   private lastArrival = -1;
+  /** Packets that arrived at `lastArrival` exactly. */
+  private group = 0;
 
-  /** Records a data packet arrival at `now` (µs). */
+  /**
+   * Records a data packet arrival at `now` (µs). Packets the kernel coalesced (GRO, or GSO on loopback) share one
+   * time stamp; the gap after such a group is spread evenly over its packets, so the median sees the sender's
+   * spacing rather than zeros (libudt stamps each recvmsg itself and never meets this).
+   */
   onArrival(now: number): void {
+    if (now === this.lastArrival) {
+      this.group++;
+      return;
+    }
     if (this.lastArrival >= 0) {
       if (this.intervals === ARRIVAL_START) this.intervals = ARRIVAL_START.slice();
-      this.intervals[this.next] = Math.min(0x7fffffff, Math.round(now - this.lastArrival));
-      this.next = (this.next + 1) % ARRIVAL_WINDOW;
+      const each = Math.min(0x7fffffff, Math.round((now - this.lastArrival) / this.group));
+      for (let k = Math.min(this.group, ARRIVAL_WINDOW); k > 0; k--) {
+        this.intervals[this.next] = each;
+        this.next = (this.next + 1) % ARRIVAL_WINDOW;
+      }
     }
     this.lastArrival = now;
+    this.group = 1;
   }
 
   /** Packets per second, or 0 when too few intervals agree with the median. */

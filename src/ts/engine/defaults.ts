@@ -22,12 +22,12 @@ function envFlag(name: string): boolean | undefined {
   return v === undefined || v === '' ? undefined : v !== '0' && v !== 'false';
 }
 
-/** `UDT_GRO=1` turns UDP GRO on in the native engine (off by default). */
+/** `UDT_GRO=0` turns UDP GRO off in the native engine (on by default). */
 export function groFromEnv(): boolean | undefined {
   return envFlag('UDT_GRO');
 }
 
-/** `UDT_GSO_LOOPBACK=1` lets the native engine use GSO towards loopback peers (off by default). */
+/** `UDT_GSO_LOOPBACK=0` stops the native engine using GSO towards loopback peers (on by default). */
 export function gsoLoopbackFromEnv(): boolean | undefined {
   return envFlag('UDT_GSO_LOOPBACK');
 }
@@ -38,10 +38,11 @@ function envInt(name: string): number | undefined {
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
-/** Native engine knobs for experiments: `UDT_PACER_SPIN_US`, `UDT_PACER_BURST_CAP_US`, `UDT_INLINE_MAX`, `UDT_TX_BLOCKS`. */
-export function pacerTuningFromEnv(): { spinUs?: number; burstCapUs?: number; inlineMax?: number; txBlocks?: number } {
+/** Native engine knobs for experiments: `UDT_PACER_SPIN_US`, `UDT_PACER_BURST_US`, `UDT_PACER_BURST_CAP_US`, `UDT_INLINE_MAX`, `UDT_TX_BLOCKS`. */
+export function pacerTuningFromEnv(): { spinUs?: number; burstUs?: number; burstCapUs?: number; inlineMax?: number; txBlocks?: number } {
   return {
     spinUs: envInt('UDT_PACER_SPIN_US'),
+    burstUs: envInt('UDT_PACER_BURST_US'),
     burstCapUs: envInt('UDT_PACER_BURST_CAP_US'),
     inlineMax: envInt('UDT_INLINE_MAX'),
     txBlocks: envInt('UDT_TX_BLOCKS'),

@@ -18,6 +18,7 @@ export interface NativeOpenOptions {
   gsoLoopback?: boolean;
   sendPath?: 'gso' | 'sendmmsg' | 'sendmsg';
   spinUs?: number;
+  burstUs?: number;
   burstCapUs?: number;
   maxShiftUs?: number;
   drainMs?: number;

@@ -10,14 +10,19 @@ export interface NativeEngineTuning {
   /** Cap the send path (default: the best the kernel offers; env `UDT_SEND_PATH`). */
   sendPath?: SendPathName;
   /**
-   * UDP GRO on receive (default off; env `UDT_GRO=1`). Coalesced datagrams share one arrival time, which flattens
-   * the receiver's arrival-rate estimate; worth it only where receive cost matters more than that.
+   * UDP GRO on receive (default on; env `UDT_GRO=0` turns it off). Coalesced datagrams share one arrival time; the
+   * arrival-speed estimator spreads the gap after such a group over its packets.
    */
   gro?: boolean;
-  /** GSO towards loopback peers too (default off; env `UDT_GSO_LOOPBACK=1`); see PathState in src/cc/batch_io.h. */
+  /**
+   * GSO towards loopback peers too (default on; env `UDT_GSO_LOOPBACK=0` turns it off). On loopback a GSO run is
+   * never split on a wire, so its segments arrive together; see PathState in src/cc/batch_io.h.
+   */
   gsoLoopback?: boolean;
   /** The pacing thread sleeps until this close to a deadline, then spins (µs). */
   spinUs?: number;
+  /** Once a datagram is due, datagrams due within this many µs later go in the same batch (0 = each on time). */
+  burstUs?: number;
   /** Lateness the pacing thread may send as a burst before shifting its schedule (µs). */
   burstCapUs?: number;
   /** The most the schedule may shift (µs); lateness beyond it goes out as soon as possible. */
@@ -72,10 +77,11 @@ export class NativeEngine implements Engine {
       sndBuf: o.sndBuf ?? DEFAULT_SOCKET_BUFFER,
       rcvBuf: o.rcvBuf ?? DEFAULT_SOCKET_BUFFER,
       maxDatagram: o.maxDatagram,
-      gro: t.gro ?? groFromEnv() ?? false,
-      gsoLoopback: t.gsoLoopback ?? gsoLoopbackFromEnv() ?? false,
+      gro: t.gro ?? groFromEnv() ?? true,
+      gsoLoopback: t.gsoLoopback ?? gsoLoopbackFromEnv() ?? true,
       sendPath: t.sendPath ?? sendPathFromEnv(),
       spinUs: t.spinUs,
+      burstUs: t.burstUs,
       burstCapUs: t.burstCapUs,
       maxShiftUs: t.maxShiftUs,
       drainMs: t.drainMs,
