@@ -181,7 +181,7 @@ describe('RecvBuffer', () => {
     expect(r.droppedMsgNos).toEqual([5, 6]);
   });
 
-  it('grows with packets held and shrinks back (and returns pool slots) once read', () => {
+  it('grows with packets held, returns pool slots once read, and shrinks back when trimmed (idle)', () => {
     const pool = new SlotPool(16, 64);
     const r = new RecvBuffer(2048, ISN, false, pool);
     expect(capOf(r)).toBe(0);
@@ -194,6 +194,37 @@ describe('RecvBuffer', () => {
     expect(all[16 * 599]).toBe(599 & 255);
     expect(pool.slotsInUse).toBe(0);
     expect(r.occupiedSlots).toBe(0);
+    expect(capOf(r)).toBe(1024);
+    r.trim();
+    expect(capOf(r)).toBe(0);
+  });
+
+  it('stream: full packets in order go once into a chunk and reads return views of it', () => {
+    const PAY = 10;
+    const r = new RecvBuffer(256, ISN, false, new SlotPool(PAY, 8), PAY);
+    const rx = new Uint8Array(64);
+    const feed = (i: number) => {
+      rx.fill(i & 255);
+      return r.insert(seqInc(ISN, i), rx, 3, PAY, 0, false);
+    };
+    for (let i = 0; i < 5; i++) expect(feed(i)).toBe(InsertResult.Accepted);
+    const a = r.readStream(25)!;
+    expect(Array.from(a)).toEqual([...Array(10).fill(0), ...Array(10).fill(1), ...Array(5).fill(2)]);
+    const b = r.readStream()!;
+    expect(b.buffer).toBe(a.buffer);
+    expect(b.byteOffset).toBe(a.byteOffset + 25);
+    expect(Array.from(b)).toEqual([...Array(5).fill(2), ...Array(10).fill(3), ...Array(10).fill(4)]);
+    // A hole: 6 arrives early (a pool slot), 5 fills the hole; all read back in order, the early bytes intact.
+    expect(feed(6)).toBe(InsertResult.Accepted);
+    expect(feed(5)).toBe(InsertResult.Accepted);
+    for (let i = 7; i < 80; i++) feed(i);
+    rx.fill(0xee);
+    const rest: number[] = [];
+    for (let v; (v = r.readStream()); ) rest.push(...v);
+    expect(rest).toEqual(Array.from({ length: 75 * PAY }, (_, k) => (5 + Math.floor(k / PAY)) & 255));
+    // Bytes handed out earlier are never written again.
+    expect(Array.from(a.subarray(0, 10))).toEqual(Array(10).fill(0));
+    r.trim();
     expect(capOf(r)).toBe(0);
   });
 });

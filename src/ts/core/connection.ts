@@ -521,7 +521,10 @@ export class Connection {
       this.expCount++;
       this.expBase = now;
     }
-    if (now >= this.lastSendTime + this.config.keepAliveUs) this.keepAliveDue = true;
+    if (now >= this.lastSendTime + this.config.keepAliveUs) {
+      this.keepAliveDue = true;
+      this.receiver!.buffer.trim();
+    }
   }
 
   /**

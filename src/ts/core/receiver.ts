@@ -51,7 +51,7 @@ export class Receiver {
     pool: SlotPool | null,
     private readonly periodicNak: boolean,
   ) {
-    this.buffer = new RecvBuffer(bufferPackets, peerIsn, messageMode, pool);
+    this.buffer = new RecvBuffer(bufferPackets, peerIsn, messageMode, pool, payloadSize);
     this.rcvCurr = seqDec(peerIsn);
     this.rcvLastAck = peerIsn;
     this.rcvLastAckAck = peerIsn;

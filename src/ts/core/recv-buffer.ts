@@ -11,7 +11,10 @@ const FILLED = 1;
 const DROPPED = 2;
 const CONSUMED = 3;
 const MIN_CAP = 16;
-const SHRINK_ABOVE = 256;
+/** slotIds value of a packet whose payload lives in the stream chunk (not in a pool slot). */
+const IN_CHUNK = -2;
+/** Full packets per stream chunk. */
+const CHUNK_PACKETS = 64;
 /** Message numbers the head may skip at once and still be reported dropped (a larger jump is not a drop). */
 const MAX_SKIPPED_REPORT = 1024;
 
@@ -47,12 +50,20 @@ export class RecvBuffer {
   private msgws = EMPTY_I32;
   private states = EMPTY_U8;
   private slotIds = EMPTY_I32;
+  /**
+   * Stream mode: full packets arriving in order are copied once, one after another, into this chunk, and reads hand
+   * out views of it (no second copy). Bytes once handed out are never written again.
+   */
+  private chunk: Uint8Array | null = null;
+  private chunkPos = 0;
 
   constructor(
     readonly maxPackets: number,
     isn: number,
     readonly messageMode: boolean,
     private readonly pool: SlotPool | null,
+    /** Payload bytes of a full packet (stream chunks hold whole ones); 0 = no chunks. */
+    private readonly fullPayload = 0,
   ) {
     this.readSeq = isn;
     this.contigSeq = isn;
@@ -84,7 +95,14 @@ export class RecvBuffer {
     } else {
       this.occupied++;
     }
-    if (owned || !this.pool) {
+    if (seq === this.contigSeq && len === this.fullPayload && !this.messageMode) {
+      const chunk = this.chunkWithRoom(len);
+      copyBytes(src, off, len, chunk, this.chunkPos);
+      this.bufs[idx] = chunk;
+      this.offs[idx] = this.chunkPos;
+      this.slotIds[idx] = IN_CHUNK;
+      this.chunkPos += len;
+    } else if (owned || !this.pool) {
       this.bufs[idx] = owned ? src : src.slice(off, off + len);
       this.offs[idx] = owned ? off : 0;
       this.slotIds[idx] = -1;
@@ -137,10 +155,35 @@ export class RecvBuffer {
     return changed;
   }
 
-  /** Stream mode: up to `max` bytes in order, or null when none are ready. */
+  /**
+   * Stream mode: up to `max` bytes in order, or null when none are ready. May return fewer than are ready (a view of
+   * one chunk run); read again for the rest.
+   */
   readStream(max = Infinity): Uint8Array | null {
     if (this.readableBytes === 0 || max <= 0) return null;
     const total = Math.min(max, this.readableBytes);
+    const out = this.slotIds[this.head] === IN_CHUNK ? this.readChunkRun(total) : this.readCopy(total);
+    this.readableBytes -= out.length;
+    return out;
+  }
+
+  /** A view of the chunk run at the head: consecutive packets stored back to back in one chunk. */
+  private readChunkRun(total: number): Uint8Array {
+    const chunk = this.bufs[this.head]!;
+    const start = this.offs[this.head] + this.readOffset;
+    let end = start;
+    while (end - start < total) {
+      const idx = this.head;
+      if (this.slotIds[idx] !== IN_CHUNK || this.bufs[idx] !== chunk || this.offs[idx] + this.readOffset !== end) break;
+      const take = Math.min(this.lens[idx] - this.readOffset, total - (end - start));
+      end += take;
+      this.readOffset += take;
+      if (this.readOffset === this.lens[idx]) this.releaseHead();
+    }
+    return chunk.subarray(start, end);
+  }
+
+  private readCopy(total: number): Uint8Array {
     const out = allocBytes(total);
     let pos = 0;
     while (pos < total) {
@@ -155,9 +198,26 @@ export class RecvBuffer {
       this.readOffset += take;
       if (this.readOffset === this.lens[idx]) this.releaseHead();
     }
-    this.readableBytes -= total;
-    this.maybeShrink();
     return out;
+  }
+
+  private chunkWithRoom(len: number): Uint8Array {
+    if (!this.chunk || this.chunkPos + len > this.chunk.length) {
+      this.chunk = allocBytes(CHUNK_PACKETS * this.fullPayload);
+      this.chunkPos = 0;
+    }
+    return this.chunk;
+  }
+
+  /**
+   * Gives back what an idle connection does not need: the slot ring when nothing is held, and the stream chunk when
+   * no unread packet lives in it.
+   */
+  trim(): void {
+    if (this.occupied > 0) return;
+    if (this.cap > 0) this.resize(0);
+    this.chunk = null;
+    this.chunkPos = 0;
   }
 
   /** Message mode: the next deliverable whole message, or null. Dropped messages are skipped and recorded. */
@@ -177,7 +237,6 @@ export class RecvBuffer {
       if (n > 0) {
         const msg = this.assemble(0, n);
         for (let i = 0; i < n; i++) this.releaseHead();
-        this.maybeShrink();
         return msg;
       }
       if (n === 0) break;
@@ -303,10 +362,6 @@ export class RecvBuffer {
     this.readSeq = seqInc(this.readSeq);
     this.readOffset = 0;
     if (seqCmp(this.contigSeq, this.readSeq) < 0) this.contigSeq = this.readSeq;
-  }
-
-  private maybeShrink(): void {
-    if (this.occupied === 0 && this.cap > SHRINK_ABOVE) this.resize(0);
   }
 
   private resize(newCap: number): void {
