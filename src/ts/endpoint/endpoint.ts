@@ -264,8 +264,9 @@ export class Endpoint {
       this.onHandshakeToZero(now, buf, off, len, handle, b.owned);
     }
     // node:dgram delivers one datagram per callback: flush once per event-loop turn so a burst is one batch.
-    if (this.dirtyList.length > 0) this.scheduleReceiveFlush();
-    else this.commitBatch();
+    if (this.dirtyList.length === 0) this.commitBatch();
+    else if (this.engine.receivesInBatches) this.flush(nowUs());
+    else this.scheduleReceiveFlush();
   }
 
   private scheduleReceiveFlush(): void {

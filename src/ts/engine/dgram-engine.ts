@@ -30,6 +30,7 @@ function udpHandle(sock: dgram.Socket): UdpHandle | null {
 
 export class DgramEngine implements Engine {
   readonly kind = 'dgram' as const;
+  readonly receivesInBatches = false;
   private sock: dgram.Socket | null = null;
   private handlers: EngineHandlers | null = null;
   private peers!: PeerBook;

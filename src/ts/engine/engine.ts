@@ -107,6 +107,11 @@ export interface PeerAddress {
 
 export interface Engine {
   readonly kind: 'native' | 'dgram';
+  /**
+   * True when `onReceive` gets everything read in one go (the consumer may act at once); false when datagrams come
+   * one per callback, so a burst is best handled once the event loop has delivered all of it.
+   */
+  readonly receivesInBatches: boolean;
   open(options: EngineOpenOptions, handlers: EngineHandlers): Promise<BoundInfo>;
   /** Resolve a numeric address and port (no DNS) to a peer handle. */
   peer(address: string, port: number): number;

@@ -46,6 +46,7 @@ export type NativeEngineStats = EngineStats &
 
 export class NativeEngine implements Engine {
   readonly kind = 'native' as const;
+  readonly receivesInBatches = true;
   private native: NativeUdpEngine | null = null;
   /** The addon object, kept after close so stats() still answers. */
   private src: NativeUdpEngine | null = null;
