@@ -6,6 +6,7 @@
       "sources": [
         "src/cc/addon.cc",
         "src/cc/udp_engine.cc",
+        "src/cc/udp_engine_io.cc",
         "src/cc/pacer.cc",
         "src/cc/batch_io.cc",
         "src/cc/peer_table.cc",

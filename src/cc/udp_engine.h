@@ -26,7 +26,12 @@ class UdpEngine : public Napi::ObjectWrap<UdpEngine> {
 
  private:
   enum class State { Open, Closing, Closed };
-  struct Handles;
+  struct Handles {
+    uv_poll_t poll;
+    uv_async_t async;
+    UdpEngine* owner = nullptr;
+    int open = 0;
+  };
 
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Buffers(const Napi::CallbackInfo& info);
