@@ -23,6 +23,8 @@ export class UdtServer extends EventEmitter {
   private readonly options: ServerOptions;
   private listenStarted = false;
   private closing = false;
+  /** The 'close' listener of every accepted socket (called with the socket as `this`). */
+  private readonly socketClosed: (this: UdtSocket) => void;
   maxConnections: number;
 
   constructor(options: ServerOptions = {}, connectionListener?: (socket: UdtSocket) => void) {
@@ -34,6 +36,11 @@ export class UdtServer extends EventEmitter {
     this.options = { ...options };
     this.maxConnections = options.maxConnections ?? Infinity;
     if (connectionListener) this.on('connection', connectionListener);
+    const sockets = this.sockets;
+    const server = this;
+    this.socketClosed = function (this: UdtSocket) {
+      if (sockets.delete(this)) server.maybeEmitClose();
+    };
   }
 
   /** listen(port[, host][, callback]) or listen({ port, host }[, callback]). */
@@ -67,13 +74,10 @@ export class UdtServer extends EventEmitter {
       makeConfig: () => shared,
       canAccept: () => this.sockets.size < this.maxConnections,
       accept: (entry) => {
-        const socket = new UdtSocket(this.options);
+        const socket = new UdtSocket(this.options, true);
         socket.attach(ep, entry);
         this.sockets.add(socket);
-        socket.once('close', () => {
-          this.sockets.delete(socket);
-          this.maybeEmitClose();
-        });
+        socket.on('close', this.socketClosed);
         process.nextTick(() => this.emit('connection', socket));
         return socket;
       },

@@ -53,11 +53,14 @@ export class UdtSocket extends Duplex implements ConnectionSink {
   private ended = false;
   private pushedEof = false;
   private connectStarted = false;
-  private stats: StatsTracker;
+  private readonly openedAt = performance.now();
+  /** Created by the first getStats(). */
+  private stats: StatsTracker | null = null;
   private abortCleanup: (() => void) | null = null;
   private messageRelay = false;
 
-  constructor(options: SocketOptions = {}) {
+  /** `sharedOptions` (internal): `options` is the caller's own copy and never changes, so it is kept as it is. */
+  constructor(options: SocketOptions = {}, sharedOptions = false) {
     const mode = options.mode ?? 'stream';
     const message = mode === 'message';
     super({
@@ -68,14 +71,19 @@ export class UdtSocket extends Duplex implements ConnectionSink {
     });
     validateSocketOptions(options);
     this.mode = mode;
-    this.options = { ...options };
-    this.stats = new StatsTracker(performance.now());
-    this.on('newListener', (event) => {
-      if (event === 'message' && !this.messageRelay) {
-        this.messageRelay = true;
-        this.on('data', (m: Buffer) => this.emit('message', m));
-      }
-    });
+    this.options = sharedOptions ? options : { ...options };
+    this.on('newListener', UdtSocket.onNewListener);
+  }
+
+  // Listeners shared by every socket (an EventEmitter calls them with the socket as `this`): a socket holds no closures.
+  private static onNewListener(this: UdtSocket, event: string | symbol): void {
+    if (event !== 'message' || this.messageRelay) return;
+    this.messageRelay = true;
+    this.on('data', UdtSocket.emitMessage);
+  }
+
+  private static emitMessage(this: UdtSocket, m: Buffer): void {
+    this.emit('message', m);
   }
 
   /** Starts connecting (client or rendezvous). Emits 'connect' when established. */
@@ -310,6 +318,7 @@ export class UdtSocket extends Duplex implements ConnectionSink {
   /** Counters and instant values; `clear` (default true) starts a new interval, like libudt's perfmon. */
   getStats(options: { clear?: boolean } = {}): UdtStats {
     const engine = this.endpoint?.engine.stats() ?? { engine: 'dgram', sendPath: 'none', pacing: 'burst', sndBufGranted: 0, rcvBufGranted: 0, datagramsSent: 0, datagramsReceived: 0, bytesSent: 0, bytesReceived: 0, sendErrors: 0, sendWouldBlock: 0, sendCalls: 0, recvCalls: 0 };
+    this.stats ??= new StatsTracker(this.openedAt);
     return this.stats.snapshot(this.entry?.conn ?? null, engine, performance.now(), options.clear ?? true);
   }
 

@@ -53,6 +53,12 @@ const SYN_US = 10_000;
  * A libudt client took 1-5 ms on loopback to register after our response; our own peers send a keep-alive at once.
  */
 const FIRST_DATA_HOLD_US = 20_000;
+/** Keep-alive deadlines fall on a grid of this many steps per keep-alive interval (see keepAliveAt). */
+const KEEPALIVE_GRID_PARTS = 64;
+/** The empty event queue every connection shares until it has an event (never written to). */
+const NO_EVENTS: ConnectionEvent[] = [];
+const READABLE: ConnectionEvent = { type: 'readable' };
+const KEEPALIVE: ControlPacket = { kind: 'keepalive', dst: 0 };
 
 export class Connection {
   readonly counters = new ConnectionCounters();
@@ -68,11 +74,17 @@ export class Connection {
   /** Set when the receive side can take no more (the app stopped reading). */
   readonly startTime: number;
   private readonly timers = new TimerTable();
-  private readonly events: ConnectionEvent[] = [];
-  private readonly hsLocal: HandshakeLocal;
+  /** Pending events; the shared NO_EVENTS while there are none (most of an idle connection's life). */
+  private events: ConnectionEvent[] = NO_EVENTS;
+  /** Our initial sequence number (a server's is the client's). */
+  readonly isn: number;
+  /** The peer's numeric address; handshakes carry it in byte form, built when one goes out. */
+  private readonly peerAddress: string;
+  /** Until connected (client, rendezvous). */
   private handshaker: ClientHandshake | RendezvousHandshake | null;
   private hsDue = false;
-  private hsResponse: Handshake | null = null;
+  /** Server: the cookie of the request we answered, echoed whenever the client repeats it. */
+  private hsCookie = 0;
   private hsReplyType = 0;
   private shutdownDue = false;
   private keepAliveDue = false;
@@ -98,15 +110,21 @@ export class Connection {
     this.lastSendTime = params.now;
     this.expBase = params.now;
     this.pool = params.pool ?? null;
-    this.hsLocal = {
-      socketId: params.localSocketId,
-      isn: params.isn,
-      sockType: config.sockType,
-      mss: config.mss,
-      flowWindow: Math.min(config.rcvBufPackets, config.flowWindow),
-      peerIp: ipToBytes(params.peerAddress),
+    this.isn = params.isn;
+    this.peerAddress = params.peerAddress;
+    this.handshaker = role === 'client' ? new ClientHandshake(this.handshakeLocal()) : role === 'rendezvous' ? new RendezvousHandshake(this.handshakeLocal()) : null;
+  }
+
+  private handshakeLocal(): HandshakeLocal {
+    const cfg = this.config;
+    return {
+      socketId: this.localSocketId,
+      isn: this.isn,
+      sockType: cfg.sockType,
+      mss: cfg.mss,
+      flowWindow: Math.min(cfg.rcvBufPackets, cfg.flowWindow),
+      peerIp: ipToBytes(this.peerAddress),
     };
-    this.handshaker = role === 'client' ? new ClientHandshake(this.hsLocal) : role === 'rendezvous' ? new RendezvousHandshake(this.hsLocal) : null;
   }
 
   /** A client connecting to a listener. */
@@ -130,11 +148,7 @@ export class Connection {
   static accept(config: CoreConfig, params: Omit<ConnectionParams, 'isn'>, request: Handshake): Connection {
     const c = new Connection(config, 'server', { ...params, isn: request.isn });
     const mss = Math.min(request.mss, config.mss);
-    c.hsResponse = {
-      ...buildHandshake(c.hsLocal, ReqType.Response, request.cookie),
-      isn: request.isn,
-      mss,
-    };
+    c.hsCookie = request.cookie;
     c.hsDue = true;
     c.establish(params.now, { peerSocketId: request.socketId, peerIsn: request.isn, mss, peerFlowWindow: request.flowWindow });
     c.sender!.holdNewData(params.now + FIRST_DATA_HOLD_US);
@@ -149,7 +163,7 @@ export class Connection {
 
   /** The handshake response a listener re-sends when the client repeats its request. */
   resendHandshakeResponse(): void {
-    if (this.hsResponse && this.state !== 'closed') this.hsDue = true;
+    if (this.role === 'server' && this.state !== 'closed') this.hsDue = true;
   }
 
   // ---- application side ----
@@ -255,7 +269,8 @@ export class Connection {
       this.sender?.releaseNewData();
       return;
     }
-    const pkt = decodePacket(buf, off, len);
+    // Keep-alives, an idle connection's only traffic, carry nothing to decode.
+    const pkt = buf[off] === 0x80 && buf[off + 1] === CtrlType.KeepAlive ? KEEPALIVE : decodePacket(buf, off, len);
     if (pkt.kind === 'malformed' || pkt.kind === 'data') {
       c.ctrlIgnored++;
       return;
@@ -378,7 +393,7 @@ export class Connection {
     this.mss = Math.max(76, Math.min(peer.mss, cfg.mss));
     const payloadSize = this.mss - 44;
     this.sender = new Sender(this.counters, {
-      isn: this.hsLocal.isn,
+      isn: this.isn,
       mss: this.mss,
       payloadSize,
       bufferPackets: cfg.sndBufPackets,
@@ -398,8 +413,8 @@ export class Connection {
     );
     this.sender.start(now);
     this.state = 'connected';
-    this.timers.clear(Timer.HandshakeRetry);
-    this.timers.clear(Timer.ConnectDeadline);
+    this.timers.clearAll();
+    this.handshaker = null;
     if (this.role !== 'server') this.hsDue = false;
     // Tells a server or rendezvous peer that holds its first data back (Sender.holdNewData) that we are ready for it.
     if (this.role !== 'server') this.keepAliveDue = true;
@@ -407,7 +422,7 @@ export class Connection {
     if (this.role === 'rendezvous') this.sender.holdNewData(now + FIRST_DATA_HOLD_US);
     this.lastRecvTime = now;
     this.expBase = now;
-    this.events.push({ type: 'connected' });
+    this.pushEvent({ type: 'connected' });
   }
 
   private requireSender(op: string): Sender {
@@ -425,7 +440,7 @@ export class Connection {
   private onSendSpace(): void {
     if (this.writeBlocked && this.sender!.buffer.freePackets > 0) {
       this.writeBlocked = false;
-      this.events.push({ type: 'writable' });
+      this.pushEvent({ type: 'writable' });
     }
   }
 
@@ -446,13 +461,18 @@ export class Connection {
     const error = this.closeError ?? errorForReason(reason, detail);
     this.timers.clearAll();
     this.drainDrops();
-    this.events.push({ type: 'closed', reason, error });
+    this.pushEvent({ type: 'closed', reason, error });
+  }
+
+  private pushEvent(ev: ConnectionEvent): void {
+    if (this.events === NO_EVENTS) this.events = [ev];
+    else this.events.push(ev);
   }
 
   private drainDrops(): void {
     const drops = this.receiver?.buffer.droppedMsgNos;
     if (!drops || drops.length === 0) return;
-    for (const msgNo of drops) this.events.push({ type: 'message-dropped', msgNo });
+    for (const msgNo of drops) this.pushEvent({ type: 'message-dropped', msgNo });
     this.counters.msgRecvDropped += drops.length;
     drops.length = 0;
   }
@@ -461,11 +481,19 @@ export class Connection {
 
   /** The next event, or undefined. */
   pollEvent(): ConnectionEvent | undefined {
+    const q = this.events;
+    if (q.length === 0) {
+      if (!this.readablePending) return undefined;
+      this.readablePending = false;
+      return READABLE;
+    }
     if (this.readablePending) {
       this.readablePending = false;
-      this.events.push({ type: 'readable' });
+      q.push(READABLE);
     }
-    return this.events.shift();
+    const ev = q.shift();
+    if (q.length === 0) this.events = NO_EVENTS;
+    return ev;
   }
 
   /**
@@ -480,9 +508,18 @@ export class Connection {
     const s = this.sender!;
     const r = this.receiver!;
     t = Math.min(t, r.nextDeadline(), s.nextDeadline() - horizon, this.lastRecvTime + this.config.idleTimeoutUs);
-    t = Math.min(t, this.lastSendTime + this.config.keepAliveUs);
+    t = Math.min(t, this.keepAliveAt());
     if (s.hasUnacked) t = Math.min(t, this.expBase + this.expInterval());
     return t;
+  }
+
+  /**
+   * When a keep-alive falls due: the keep-alive interval after our last datagram, rounded up to a grid shared by every
+   * connection with that interval, so a port's idle connections wake (and send) together rather than each on its own.
+   */
+  private keepAliveAt(): number {
+    const grid = this.config.keepAliveUs / KEEPALIVE_GRID_PARTS;
+    return Math.ceil((this.lastSendTime + this.config.keepAliveUs) / grid) * grid;
   }
 
   private expInterval(): number {
@@ -521,9 +558,10 @@ export class Connection {
       this.expCount++;
       this.expBase = now;
     }
-    if (now >= this.lastSendTime + this.config.keepAliveUs) {
+    if (now >= this.keepAliveAt()) {
       this.keepAliveDue = true;
-      this.receiver!.buffer.trim();
+      s.trim();
+      this.receiver!.trim();
     }
   }
 
@@ -570,11 +608,11 @@ export class Connection {
     if (this.hsDue && this.state === 'connecting' && this.handshaker) {
       hs = this.handshaker.request();
       dst = this.handshaker.destination;
-    } else if (this.hsDue && this.hsResponse) {
-      hs = this.hsResponse;
+    } else if (this.hsDue && this.role === 'server') {
+      hs = { ...buildHandshake(this.handshakeLocal(), ReqType.Response, this.hsCookie), mss: this.mss };
       dst = this.peerSocketId;
     } else if (this.hsReplyType !== 0 && this.state !== 'connecting') {
-      hs = { ...buildHandshake(this.hsLocal, this.hsReplyType, 0), mss: this.mss };
+      hs = { ...buildHandshake(this.handshakeLocal(), this.hsReplyType, 0), mss: this.mss };
       dst = this.peerSocketId;
     } else {
       this.hsDue = false;

@@ -2,15 +2,18 @@
 
 import { seqCmp, seqDec, seqInc, seqLen } from './seq.js';
 
+/** The columns of every list that holds no arrays of its own (never written to). */
+const NONE: number[] = [];
+
 /**
  * Ranges are kept sorted and disjoint; adjacent ranges are merged. All members are assumed to lie within a window
  * much smaller than half the sequence space, so wrap-safe comparison orders them. `stamp` carries a per-range time
  * (the receiver's last NAK time for that range); merged ranges keep the older stamp so they get reported first.
  */
 export class LossList {
-  private starts: number[] = [];
-  private ends: number[] = [];
-  private stamps: number[] = [];
+  private starts = NONE;
+  private ends = NONE;
+  private stamps = NONE;
   private total = 0;
 
   get size(): number {
@@ -46,10 +49,13 @@ export class LossList {
   }
 
   clear(): void {
-    this.starts.length = 0;
-    this.ends.length = 0;
-    this.stamps.length = 0;
+    this.starts = this.ends = this.stamps = NONE;
     this.total = 0;
+  }
+
+  /** Gives back the columns' memory when empty (an idle connection's lists hold none). */
+  trim(): void {
+    if (this.starts.length === 0 && this.starts !== NONE) this.clear();
   }
 
   /** Index of the first range whose end is not before seq. */
@@ -75,6 +81,11 @@ export class LossList {
     const n = this.starts.length;
     // Fast path: appending past the last range (the receiver's only case, and the usual sender case).
     if (n === 0 || seqCmp(a, seqInc(this.ends[n - 1])) > 0) {
+      if (this.starts === NONE) {
+        this.starts = [];
+        this.ends = [];
+        this.stamps = [];
+      }
       this.starts.push(a);
       this.ends.push(b);
       this.stamps.push(stamp);

@@ -16,6 +16,8 @@ const LIGHT_ACK_EVERY = 64;
 const SHORT_PACKET_ACK_DELAY_US = 1000;
 const ACK_WINDOW = 256;
 const MAX_PENDING_GAPS = 4096;
+/** The gap queue of every receiver with none queued since it was last trimmed (never written to). */
+const NONE: number[] = [];
 
 export class Receiver {
   readonly buffer: RecvBuffer;
@@ -36,7 +38,7 @@ export class Receiver {
   private lightAckAt = Infinity;
   private pktsSinceAck = 0;
   private nextNakTime = Infinity;
-  private pendingGaps: number[] = [];
+  private pendingGaps = NONE;
   private ackWinSeq: Int32Array | null = null;
   private ackWinNo: Int32Array | null = null;
   private ackWinTime: Float64Array | null = null;
@@ -91,7 +93,8 @@ export class Receiver {
       const last = seqDec(seq);
       this.loss.insert(expected, last, now);
       c.pktRcvLoss += seqLen(expected, last);
-      if (this.pendingGaps.length < MAX_PENDING_GAPS) this.pendingGaps.push(expected, last);
+      if (this.pendingGaps === NONE) this.pendingGaps = [expected, last];
+      else if (this.pendingGaps.length < MAX_PENDING_GAPS) this.pendingGaps.push(expected, last);
       if (this.periodicNak && this.nextNakTime === Infinity) this.nextNakTime = now + this.nakInterval();
     }
     // A short packet usually ends a write: tell the sender soon, with a light ACK (no ACK2 round). libudt sends a
@@ -134,6 +137,17 @@ export class Receiver {
   /** The app read data: a window update may be worth an ACK soon. */
   onAppRead(): void {
     if (this.nextAckTime === Infinity) this.nextAckTime = 0;
+  }
+
+  /**
+   * The connection went idle (nothing sent for a keep-alive interval): give back what holds nothing. The ACK window
+   * goes once every ACK is confirmed (an ACK2 for an older one could only be a duplicate of a confirmed one's).
+   */
+  trim(): void {
+    if (this.pendingGaps.length === 0) this.pendingGaps = NONE;
+    if (this.ackWinSeq && this.ackNumber() === this.rcvLastAckAck) this.ackWinSeq = this.ackWinNo = this.ackWinTime = null;
+    this.loss.trim();
+    this.buffer.trim();
   }
 
   /** Next time a receiver timer needs attention (µs), or Infinity. */

@@ -3,7 +3,7 @@
 import { allocBytes, copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_INORDER_BIT, MSG_NO_MASK } from './packet.js';
 import { MSG_MAX, msgInc, seqCmp, seqInc, seqOff } from './seq.js';
-import { EMPTY_F64, EMPTY_I32, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
+import { EMPTY_I32, EMPTY_REFS, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
 import type { SlotPool } from './slot-pool.js';
 
 const EMPTY = 0;
@@ -13,10 +13,17 @@ const CONSUMED = 3;
 const MIN_CAP = 16;
 /** slotIds value of a packet whose payload lives in the stream chunk (not in a pool slot). */
 const IN_CHUNK = -2;
-/** Full packets per stream chunk. */
-const CHUNK_PACKETS = 64;
+/**
+ * Full packets per stream chunk: the first chunk after an idle spell holds FIRST_CHUNK_PACKETS, each next one twice
+ * as many, up to MAX_CHUNK_PACKETS. A short exchange then never takes (and, once freed, leaves malloc holding) a
+ * chunk sized for bulk transfer.
+ */
+const FIRST_CHUNK_PACKETS = 2;
+const MAX_CHUNK_PACKETS = 64;
 /** Message numbers the head may skip at once and still be reported dropped (a larger jump is not a drop). */
 const MAX_SKIPPED_REPORT = 1024;
+/** The list of every buffer with none of its own (never written to). */
+const NONE: number[] = [];
 
 export const InsertResult = { Accepted: 0, Duplicate: 1, OutOfWindow: 2 } as const;
 
@@ -34,7 +41,7 @@ export class RecvBuffer {
   /** Stream mode: bytes ready to read in order. */
   readableBytes = 0;
   /** Message numbers dropped (TTL or incomplete), in the order the reader passed them; drained by the connection. */
-  readonly droppedMsgNos: number[] = [];
+  droppedMsgNos = NONE;
   private highest: number;
   private cap = 0;
   private mask = -1;
@@ -43,8 +50,8 @@ export class RecvBuffer {
   private readOffset = 0;
   private lastDroppedMsgNo = -1;
   private lastHeadMsgNo = -1;
-  private ready: number[] = [];
-  private bufs: (Uint8Array | null)[] = [];
+  private ready = NONE;
+  private bufs = EMPTY_REFS;
   private offs = EMPTY_I32;
   private lens = EMPTY_I32;
   private msgws = EMPTY_I32;
@@ -56,6 +63,7 @@ export class RecvBuffer {
    */
   private chunk: Uint8Array | null = null;
   private chunkPos = 0;
+  private chunkPackets = FIRST_CHUNK_PACKETS;
 
   constructor(
     readonly maxPackets: number,
@@ -203,8 +211,9 @@ export class RecvBuffer {
 
   private chunkWithRoom(len: number): Uint8Array {
     if (!this.chunk || this.chunkPos + len > this.chunk.length) {
-      this.chunk = allocBytes(CHUNK_PACKETS * this.fullPayload);
+      this.chunk = allocBytes(this.chunkPackets * this.fullPayload);
       this.chunkPos = 0;
+      if (this.chunkPackets < MAX_CHUNK_PACKETS) this.chunkPackets *= 2;
     }
     return this.chunk;
   }
@@ -214,10 +223,13 @@ export class RecvBuffer {
    * no unread packet lives in it.
    */
   trim(): void {
+    if (this.ready.length === 0) this.ready = NONE;
+    if (this.droppedMsgNos.length === 0) this.droppedMsgNos = NONE;
     if (this.occupied > 0) return;
     if (this.cap > 0) this.resize(0);
     this.chunk = null;
     this.chunkPos = 0;
+    this.chunkPackets = FIRST_CHUNK_PACKETS;
   }
 
   /** Message mode: the next deliverable whole message, or null. Dropped messages are skipped and recorded. */
@@ -296,6 +308,7 @@ export class RecvBuffer {
       start--;
     }
     if (start === 0 || this.messageLengthAt(start) <= 0) return;
+    if (this.ready === NONE) this.ready = [];
     this.ready.push(seqInc(this.readSeq, start));
   }
 
@@ -330,6 +343,7 @@ export class RecvBuffer {
   private recordDrop(msgNo: number): void {
     if (msgNo === this.lastDroppedMsgNo) return;
     this.lastDroppedMsgNo = msgNo;
+    if (this.droppedMsgNos === NONE) this.droppedMsgNos = [];
     this.droppedMsgNos.push(msgNo);
   }
 

@@ -2,7 +2,7 @@
 
 import { copyBytes } from './bytes.js';
 import { Boundary, MSG_BOUNDARY_SHIFT, MSG_NO_MASK, msgWord } from './packet.js';
-import { EMPTY_F64, EMPTY_I32, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
+import { EMPTY_F64, EMPTY_I32, EMPTY_REFS, EMPTY_U8, nextPow2, relayColumn, type RingColumn } from './ring.js';
 import { msgInc, seqInc, seqOff } from './seq.js';
 
 const STAGED = 1;
@@ -22,7 +22,7 @@ export class SendBuffer {
   private count = 0;
   private sent = 0;
   private nextMsgNo = 1;
-  private chunks: (Uint8Array | null)[] = [];
+  private chunks = EMPTY_REFS;
   private offs = EMPTY_I32;
   private lens = EMPTY_I32;
   private msgws = EMPTY_I32;
@@ -150,6 +150,11 @@ export class SendBuffer {
     this.headSeq = seqInc(this.headSeq, n);
     if (this.count === 0 && this.cap > SHRINK_ABOVE) this.resize(0);
     return n;
+  }
+
+  /** Gives back the ring when nothing is held (an idle connection keeps none). */
+  trim(): void {
+    if (this.count === 0 && this.cap > 0) this.resize(0);
   }
 
   /** First and last sequence numbers (held) of the message containing `seq`. */

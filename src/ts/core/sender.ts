@@ -11,6 +11,8 @@ import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
 
 const MAX_PENDING_ACK2 = 64;
 const SYN_US = 10_000;
+/** The queue of every sender with nothing queued since it was last trimmed (never written to). */
+const NONE: number[] = [];
 
 export interface SenderSetup {
   isn: number;
@@ -57,8 +59,8 @@ export class Sender implements CcState {
   /** New data waits until this time, µs (0 = no hold); see holdNewData. */
   private holdUntil = 0;
   private period = 1;
-  private pendingAck2: number[] = [];
-  private pendingDrops: number[] = [];
+  private pendingAck2 = NONE;
+  private pendingDrops = NONE;
   private readonly minPeriod: number;
   readonly random: () => number;
 
@@ -175,7 +177,8 @@ export class Sender implements CcState {
   onFullAck(now: number, ackSeq: number, ackNo: number, rtt: number, avail: number, rate: number, cap: number): void {
     const c = this.counters;
     c.pktRecvACK++;
-    if (this.pendingAck2.length < MAX_PENDING_ACK2) this.pendingAck2.push(ackSeq);
+    if (this.pendingAck2 === NONE) this.pendingAck2 = [ackSeq];
+    else if (this.pendingAck2.length < MAX_PENDING_ACK2) this.pendingAck2.push(ackSeq);
     if (seqCmp(ackNo, seqInc(this.sndCurr)) > 0) {
       c.ctrlIgnored++;
       return;
@@ -266,6 +269,14 @@ export class Sender implements CcState {
     this.period = Math.max(this.cc.sendPeriod, this.minPeriod);
   }
 
+  /** The connection went idle: give back what holds nothing. */
+  trim(): void {
+    if (this.pendingAck2.length === 0) this.pendingAck2 = NONE;
+    if (this.pendingDrops.length === 0) this.pendingDrops = NONE;
+    this.loss.trim();
+    this.buffer.trim();
+  }
+
   /** Writes pending ACK2s and message-drop requests. */
   pollControl(out: TransmitBuffer, dst: number): void {
     let i = 0;
@@ -346,6 +357,7 @@ export class Sender implements CcState {
     if (seqCmp(top, this.sndCurr) > 0) this.sndCurr = top;
     this.loss.removeRange(first, last);
     if (!wasDropped) this.counters.msgSendDropped++;
+    if (this.pendingDrops === NONE) this.pendingDrops = [];
     this.pendingDrops.push(this.buffer.msgWordAt(idx) & MSG_NO_MASK, first, last);
   }
 }

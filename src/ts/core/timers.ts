@@ -8,20 +8,23 @@ export const Timer = {
 export type TimerId = (typeof Timer)[keyof typeof Timer];
 
 const COUNT = 3;
+/** The table of every connection with no timer set (never written to): a connected, open one holds no array. */
+const NONE_SET = new Float64Array(COUNT).fill(Infinity);
 
 export class TimerTable {
-  private readonly deadlines = new Float64Array(COUNT).fill(Infinity);
+  private deadlines = NONE_SET;
 
   set(id: TimerId, at: number): void {
+    if (this.deadlines === NONE_SET) this.deadlines = NONE_SET.slice();
     this.deadlines[id] = at;
   }
 
   clear(id: TimerId): void {
-    this.deadlines[id] = Infinity;
+    if (this.deadlines !== NONE_SET) this.deadlines[id] = Infinity;
   }
 
   clearAll(): void {
-    this.deadlines.fill(Infinity);
+    this.deadlines = NONE_SET;
   }
 
   get(id: TimerId): number {

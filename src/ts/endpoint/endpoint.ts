@@ -49,7 +49,8 @@ export class ConnEntry implements HeapItem {
   heapIndex = -1;
   dirty = false;
   queuedTx = false;
-  requestKey: string | null = null;
+  /** The next accepted connection whose client used the same socket id (see Endpoint.byRequest). */
+  nextSameClientId: ConnEntry | null = null;
   rendezvousPeer = false;
   lastNakCount = 0;
   lastPeriod = 0;
@@ -77,7 +78,8 @@ export class Endpoint {
   /** Data due within this many µs is handed to the engine ahead of time (pacing engines only). */
   readonly horizon: number;
   private readonly connections = new Map<number, ConnEntry>();
-  private readonly byRequest = new Map<string, ConnEntry>();
+  /** Accepted connections by the client's socket id, chained through nextSameClientId (a request is that id, address and ISN). */
+  private readonly byRequest = new Map<number, ConnEntry>();
   private readonly rendezvousByPeer = new Map<number, ConnEntry>();
   private readonly handleRefs = new Map<number, number>();
   private transientHandles = new Set<number>();
@@ -318,8 +320,8 @@ export class Endpoint {
   }
 
   private acceptRequest(now: number, hs: Handshake, handle: number, addr: PeerAddress): void {
-    const key = `${handle}:${hs.socketId}:${hs.isn}`;
-    const existing = this.byRequest.get(key);
+    let existing = this.byRequest.get(hs.socketId) ?? null;
+    while (existing && (existing.peer !== handle || existing.conn.isn !== hs.isn)) existing = existing.nextSameClientId;
     if (existing) {
       existing.conn.resendHandshakeResponse();
       this.markDirtyNoSchedule(existing);
@@ -334,8 +336,8 @@ export class Endpoint {
     }
     const conn = Connection.accept(hooks.makeConfig(), { localSocketId: this.allocSocketId(), peerAddress: addr.address, now, pool: this.pool }, hs);
     const e = this.addEntry(conn, handle, null);
-    e.requestKey = key;
-    this.byRequest.set(key, e);
+    e.nextSameClientId = this.byRequest.get(hs.socketId) ?? null;
+    this.byRequest.set(hs.socketId, e);
     e.sink = hooks.accept(e, addr);
   }
 
@@ -448,12 +450,24 @@ export class Endpoint {
   private detach(e: ConnEntry): void {
     if (this.connections.get(e.conn.localSocketId) !== e) return;
     this.connections.delete(e.conn.localSocketId);
-    if (e.requestKey) this.byRequest.delete(e.requestKey);
+    if (e.conn.role === 'server') this.forgetRequest(e);
     if (e.rendezvousPeer && this.rendezvousByPeer.get(e.peer) === e) this.rendezvousByPeer.delete(e.peer);
     this.heap.remove(e);
     this.unrefHandle(e.peer);
     e.sink?.onDetached?.();
     this.release();
+  }
+
+  private forgetRequest(e: ConnEntry): void {
+    const id = e.conn.peerSocketId;
+    let prev = this.byRequest.get(id);
+    if (prev === e) {
+      if (e.nextSameClientId) this.byRequest.set(id, e.nextSameClientId);
+      else this.byRequest.delete(id);
+      return;
+    }
+    while (prev && prev.nextSameClientId !== e) prev = prev.nextSameClientId ?? undefined;
+    if (prev) prev.nextSameClientId = e.nextSameClientId;
   }
 
   private onTimer(): void {
