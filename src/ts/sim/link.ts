@@ -59,7 +59,7 @@ export class Link {
   /** Arrival times produced by the last successful `offer` (one, or two for a duplicate). */
   readonly arrivals = new Float64Array(2);
   arrivalCount = 0;
-  private readonly usPerByte: number;
+  private usPerByte: number;
   private readonly overhead: number;
   private busyUntil = 0;
   private qFinish: number[] = [];
@@ -75,6 +75,12 @@ export class Link {
     const rate = config.rateBps ?? 0;
     this.usPerByte = rate > 0 && Number.isFinite(rate) ? 8e6 / rate : 0;
     this.overhead = config.overheadBytes ?? 28;
+  }
+
+  /** Changes the bottleneck rate from now on (datagrams already queued keep their departure times). */
+  setRate(rateBps: number): void {
+    if (this.usPerByte === 0) throw new Error('setRate needs a link that was created with a finite rate');
+    this.usPerByte = 8e6 / rateBps;
   }
 
   /** Datagrams waiting at the bottleneck at `now` (including the one being serialized). */

@@ -41,6 +41,8 @@ export interface PathSetup {
   ownedProbability?: number;
   transmitCapacity?: number;
   timerSlackUs?: number;
+  /** The server host reads its datagrams in batches (see UdtHostOptions.rxBatch). */
+  serverRxBatch?: { everyUs: number; spacingUs: number };
   traceSize?: number;
 }
 
@@ -63,7 +65,7 @@ export function createPair(setup: PathSetup): SimPair {
   const net = new Network({ seed: setup.seed, traceSize: setup.traceSize ?? 4000 });
   const hostOpts = { ownedProbability: setup.ownedProbability, transmitCapacity: setup.transmitCapacity, timerSlackUs: setup.timerSlackUs };
   const clientHost = new UdtHost(net, CLIENT_ADDR, { ...hostOpts, seed: setup.seed ^ 0x1111 });
-  const serverHost = new UdtHost(net, SERVER_ADDR, { ...hostOpts, seed: setup.seed ^ 0x2222 });
+  const serverHost = new UdtHost(net, SERVER_ADDR, { ...hostOpts, seed: setup.seed ^ 0x2222, rxBatch: setup.serverRxBatch });
   const [forward, backward] = net.setPath(CLIENT_ADDR, SERVER_ADDR, setup.link, setup.back ?? setup.link);
   const rdv = setup.rendezvous ?? false;
   const serverConfig = resolveConfig({ ...setup.options, ...setup.serverOptions, seed: setup.seed ^ 0x3333 }, rdv);
@@ -326,6 +328,8 @@ export interface BulkSetup extends PathSetup {
   durationUs: number;
   /** Goodput sample interval, µs. */
   sampleUs: number;
+  /** Called once the pair exists (e.g. to schedule changes to the path). */
+  onSetup?: (pair: SimPair) => void;
 }
 
 export interface BulkResult {
@@ -338,6 +342,7 @@ export interface BulkResult {
 /** The client keeps its send buffer full for `durationUs`; the server reads everything; goodput is sampled. */
 export function runBulk(setup: BulkSetup): BulkResult {
   const pair = createPair({ ...setup, traceSize: setup.traceSize ?? 256 });
+  setup.onSetup?.(pair);
   const { net } = pair;
   const chunk = new Uint8Array(1 << 20);
   const samples: number[] = [];

@@ -24,6 +24,11 @@ export interface UdtHostOptions {
    * wakes exactly at the deadline.
    */
   timerSlackUs?: number;
+  /**
+   * Hands received datagrams to the cores in batches every `everyUs`, stamped `spacingUs` apart up to the batch time:
+   * a receiver short of CPU reading a backlog the kernel stamped in a burst. Unset: each at its arrival.
+   */
+  rxBatch?: { everyUs: number; spacingUs: number };
 }
 
 /** What the application side of a simulated host does; every hook runs at virtual time `now`. */
@@ -114,6 +119,11 @@ export class UdtHost implements SimNode {
   private readonly ownedP: number;
   private readonly checkInvariants: boolean;
   private readonly timerSlackUs: number;
+  private readonly rxBatch: { everyUs: number; spacingUs: number } | null;
+  private rxBacklog: Array<{ from: string; data: Uint8Array }> = [];
+  private rxFlushDue = false;
+  /** The latest time handed to any core on this host (batched input is never stamped before it). */
+  private lastTime = 0;
   private scratch = new Uint8Array(2048);
 
   constructor(
@@ -125,6 +135,7 @@ export class UdtHost implements SimNode {
     this.ownedP = options.ownedProbability ?? 0.5;
     this.checkInvariants = options.checkInvariants ?? true;
     this.timerSlackUs = options.timerSlackUs ?? 0;
+    this.rxBatch = options.rxBatch ?? null;
     this.out = createTransmitBuffer(options.transmitCapacity ?? 16, 65536);
     net.addNode(this);
   }
@@ -170,6 +181,26 @@ export class UdtHost implements SimNode {
   }
 
   receive(now: number, from: string, data: Uint8Array): void {
+    if (!this.rxBatch) {
+      this.receiveAt(now, from, data);
+      return;
+    }
+    this.rxBacklog.push({ from, data });
+    if (this.rxFlushDue) return;
+    this.rxFlushDue = true;
+    this.net.schedule(now + this.rxBatch.everyUs, () => this.flushBacklog());
+  }
+
+  private flushBacklog(): void {
+    const batch = this.rxBacklog;
+    const now = this.net.now;
+    this.rxBacklog = [];
+    this.rxFlushDue = false;
+    const spacing = this.rxBatch!.spacingUs;
+    batch.forEach(({ from, data }, i) => this.receiveAt(Math.max(this.lastTime, now - (batch.length - 1 - i) * spacing), from, data));
+  }
+
+  private receiveAt(now: number, from: string, data: Uint8Array): void {
     if (data.length < HEADER_SIZE) {
       this.demux.short++;
       return;
@@ -266,6 +297,7 @@ export class UdtHost implements SimNode {
 
   private service(hc: HostedConnection, now: number): void {
     const conn = hc.conn;
+    this.lastTime = Math.max(this.lastTime, now);
     if (now !== hc.lastServiceTime) {
       hc.lastServiceTime = now;
       hc.servicesAtTime = 0;
