@@ -390,9 +390,12 @@ describe.skipIf(!native.binding)('native engine specifics', () => {
     const a = await Rig.open('native');
     const b = await Rig.open('native');
     b.engine.pauseReceive();
-    const t0 = nowUs() + 1000;
-    a.send(a.peerTo(b), payloads(5, 100, 3), (i) => t0 + i * 2000);
-    await new Promise((r) => setTimeout(r, 30));
+    // Sent one at a time from here, 3 ms apart: a late pacer would otherwise send them together (one GSO send).
+    for (const p of payloads(5, 100, 3)) {
+      a.send(a.peerTo(b), [p]);
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await new Promise((r) => setTimeout(r, 10));
     b.engine.resumeReceive();
     await waitFor('batched datagrams', () => b.got.length === 5);
     expect(new Set(b.got.map((g) => g.now)).size).toBe(1);
