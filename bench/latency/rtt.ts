@@ -383,7 +383,7 @@ async function main(): Promise<void> {
         if (srv.stats) {
           const st = await srv.stats();
           const f = (k: string) => String(st[k] ?? '-');
-          notes.set(`${c.key} server`, `${f('datagramsSent')} datagrams in ${f('sendCalls')} send calls, ${f('datagramsReceived')} datagrams in ${f('recvCalls')} receive calls`);
+          notes.set(`${c.key} server`, `${f('datagramsSent')} datagrams in ${f('sendCalls')} send calls (${f('inlineSent')} sent inline from JS), ${f('datagramsReceived')} datagrams in ${f('recvCalls')} receive calls`);
         }
         if (values.dump) writeFileSync(join(values.dump, `rtt-${c.key}-${run + 1}.json`), JSON.stringify(r.rtts.map((x) => Math.round(x))));
         console.error(`run ${run + 1}/${runs} ${c.key}: n=${s.count} p50 ${s.p50.toFixed(0)} p99 ${s.p99.toFixed(0)} max ${s.max.toFixed(0)} µs, ${s.slow} > 5 ms, CPU ${s.cpu.toFixed(1)} µs/trip`);
