@@ -12,7 +12,8 @@ import {
   UdtError,
 } from '../core/errors.js';
 import { nowUs } from '../endpoint/clock.js';
-import type { ConnEntry, ConnectionSink, Endpoint } from '../endpoint/endpoint.js';
+import type { ConnEntry, ConnectionSink } from '../endpoint/conn-entry.js';
+import type { Endpoint } from '../endpoint/endpoint.js';
 import { checkPort, endpointFor, resolveHost, validateSocketOptions, type ConnectOptions, type MessageOptions, type SocketOptions } from './options.js';
 import { StatsTracker, type UdtStats } from './stats.js';
 

@@ -2,19 +2,10 @@
 
 import type { CoreConfig } from './config.js';
 import { errorForReason, InvalidOperationError, MessageTooLargeError, PeerClosedError, type CloseReason, type UdtError } from './errors.js';
-import { buildHandshake, ClientHandshake, RendezvousHandshake, type HandshakeLocal, type PeerParams } from './handshake.js';
-import {
-  CtrlType,
-  decodePacket,
-  HEADER_SIZE,
-  ipToBytes,
-  readU32,
-  ReqType,
-  writeEmptyControl,
-  writeHandshake,
-  type ControlPacket,
-  type Handshake,
-} from './packet.js';
+import { EventQueue, type ConnectionEvent } from './event-queue.js';
+import type { PeerParams } from './handshake.js';
+import { HandshakeDriver, type ConnectionRole } from './handshake-driver.js';
+import { CtrlType, decodePacket, HEADER_SIZE, readU32, writeEmptyControl, type ControlPacket, type Handshake } from './packet.js';
 import type { ReceivedMessage } from './recv-buffer.js';
 import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
@@ -23,15 +14,9 @@ import { ConnectionCounters } from './stats.js';
 import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
 import { Timer, TimerTable } from './timers.js';
 
-export type ConnectionRole = 'client' | 'server' | 'rendezvous';
+export type { ConnectionEvent } from './event-queue.js';
+export type { ConnectionRole } from './handshake-driver.js';
 export type ConnectionState = 'connecting' | 'connected' | 'closing' | 'closed';
-
-export type ConnectionEvent =
-  | { type: 'connected' }
-  | { type: 'readable' }
-  | { type: 'writable' }
-  | { type: 'message-dropped'; msgNo: number }
-  | { type: 'closed'; reason: CloseReason; error: UdtError | null };
 
 export interface ConnectionParams {
   /** Our socket id (positive 31-bit). */
@@ -55,15 +40,10 @@ const SYN_US = 10_000;
 const FIRST_DATA_HOLD_US = 20_000;
 /** Keep-alive deadlines fall on a grid of this many steps per keep-alive interval (see keepAliveAt). */
 const KEEPALIVE_GRID_PARTS = 64;
-/** The empty event queue every connection shares until it has an event (never written to). */
-const NO_EVENTS: ConnectionEvent[] = [];
-const READABLE: ConnectionEvent = { type: 'readable' };
 const KEEPALIVE: ControlPacket = { kind: 'keepalive', dst: 0 };
 
 export class Connection {
   readonly counters = new ConnectionCounters();
-  readonly localSocketId: number;
-  readonly role: ConnectionRole;
   state: ConnectionState = 'connecting';
   peerSocketId = 0;
   /** Negotiated max packet size (MSS), valid once connected. */
@@ -74,21 +54,10 @@ export class Connection {
   /** Set when the receive side can take no more (the app stopped reading). */
   readonly startTime: number;
   private readonly timers = new TimerTable();
-  /** Pending events; the shared NO_EVENTS while there are none (most of an idle connection's life). */
-  private events: ConnectionEvent[] = NO_EVENTS;
-  /** Our initial sequence number (a server's is the client's). */
-  readonly isn: number;
-  /** The peer's numeric address; handshakes carry it in byte form, built when one goes out. */
-  private readonly peerAddress: string;
-  /** Until connected (client, rendezvous). */
-  private handshaker: ClientHandshake | RendezvousHandshake | null;
-  private hsDue = false;
-  /** Server: the cookie of the request we answered, echoed whenever the client repeats it. */
-  private hsCookie = 0;
-  private hsReplyType = 0;
+  private readonly events = new EventQueue();
+  private readonly hs: HandshakeDriver;
   private shutdownDue = false;
   private keepAliveDue = false;
-  private readablePending = false;
   private writeBlocked = false;
   private expCount = 1;
   private lastRecvTime: number;
@@ -102,29 +71,26 @@ export class Connection {
     role: ConnectionRole,
     params: ConnectionParams,
   ) {
-    this.role = role;
-    this.localSocketId = params.localSocketId;
     this.mss = config.mss;
     this.startTime = params.now;
     this.lastRecvTime = params.now;
     this.lastSendTime = params.now;
     this.expBase = params.now;
     this.pool = params.pool ?? null;
-    this.isn = params.isn;
-    this.peerAddress = params.peerAddress;
-    this.handshaker = role === 'client' ? new ClientHandshake(this.handshakeLocal()) : role === 'rendezvous' ? new RendezvousHandshake(this.handshakeLocal()) : null;
+    this.hs = new HandshakeDriver(config, role, params.localSocketId, params.isn, params.peerAddress);
   }
 
-  private handshakeLocal(): HandshakeLocal {
-    const cfg = this.config;
-    return {
-      socketId: this.localSocketId,
-      isn: this.isn,
-      sockType: cfg.sockType,
-      mss: cfg.mss,
-      flowWindow: Math.min(cfg.rcvBufPackets, cfg.flowWindow),
-      peerIp: ipToBytes(this.peerAddress),
-    };
+  get role(): ConnectionRole {
+    return this.hs.role;
+  }
+
+  get localSocketId(): number {
+    return this.hs.localSocketId;
+  }
+
+  /** Our initial sequence number (a server's is the client's). */
+  get isn(): number {
+    return this.hs.isn;
   }
 
   /** A client connecting to a listener. */
@@ -148,22 +114,21 @@ export class Connection {
   static accept(config: CoreConfig, params: Omit<ConnectionParams, 'isn'>, request: Handshake): Connection {
     const c = new Connection(config, 'server', { ...params, isn: request.isn });
     const mss = Math.min(request.mss, config.mss);
-    c.hsCookie = request.cookie;
-    c.hsDue = true;
+    c.hs.answer(request.cookie);
     c.establish(params.now, { peerSocketId: request.socketId, peerIsn: request.isn, mss, peerFlowWindow: request.flowWindow });
     c.sender!.holdNewData(params.now + FIRST_DATA_HOLD_US);
     return c;
   }
 
   private startHandshake(now: number): void {
-    this.hsDue = true;
+    this.hs.sendRequest();
     this.timers.set(Timer.HandshakeRetry, now + HANDSHAKE_RETRY_US);
     this.timers.set(Timer.ConnectDeadline, now + this.config.connectTimeoutUs);
   }
 
   /** The handshake response a listener re-sends when the client repeats its request. */
   resendHandshakeResponse(): void {
-    if (this.role === 'server' && this.state !== 'closed') this.hsDue = true;
+    if (this.state !== 'closed') this.hs.resendResponse();
   }
 
   // ---- application side ----
@@ -295,7 +260,7 @@ export class Connection {
       return;
     }
     if (this.state === 'connecting') {
-      const recorded = this.handshaker instanceof RendezvousHandshake ? this.handshaker.recorded : null;
+      const recorded = this.hs.recorded;
       if (!recorded) return;
       this.establish(now, recorded);
     }
@@ -308,7 +273,7 @@ export class Connection {
     this.heard(now);
     const seq = readU32(buf, off);
     if (r.onData(now, seq, readU32(buf, off + 4), buf, off + HEADER_SIZE, len - HEADER_SIZE, owned, arrival)) {
-      if (r.buffer.readableBytes > 0 || r.buffer.hasReadyMessage) this.readablePending = true;
+      if (r.buffer.readableBytes > 0 || r.buffer.hasReadyMessage) this.events.readablePending = true;
     }
   }
 
@@ -319,7 +284,7 @@ export class Connection {
       return;
     }
     if (this.state === 'connecting') {
-      const recorded = this.handshaker instanceof RendezvousHandshake ? this.handshaker.recorded : null;
+      const recorded = this.hs.recorded;
       if (pkt.kind === 'keepalive' && recorded) this.establish(now, recorded);
       else return;
     }
@@ -356,7 +321,7 @@ export class Connection {
         c.pktRecvDrop++;
         if (this.config.sockType === 2) {
           r.onMsgDrop(pkt.first, pkt.last, pkt.msgNo);
-          if (r.buffer.hasReadyMessage) this.readablePending = true;
+          if (r.buffer.hasReadyMessage) this.events.readablePending = true;
         } else {
           c.ctrlIgnored++;
         }
@@ -372,17 +337,13 @@ export class Connection {
   }
 
   private handleHandshake(now: number, hs: Handshake): void {
-    if (this.state === 'connecting' && this.handshaker) {
-      const out = this.handshaker.onHandshake(hs);
-      if (out.kind === 'resend') this.hsDue = true;
-      else if (out.kind === 'failed') this.finish(out.reason);
-      else if (out.kind === 'established') this.establish(now, out.peer);
+    if (this.state === 'connecting') {
+      const out = this.hs.onConnecting(hs);
+      if (out?.kind === 'failed') this.finish(out.reason);
+      else if (out?.kind === 'established') this.establish(now, out.peer);
       return;
     }
-    if (this.state === 'closed') return;
-    // Already connected: answer a peer that is still handshaking (libudt does the same).
-    if (this.role === 'rendezvous' && hs.reqType !== ReqType.RendezvousConnected) this.hsReplyType = ReqType.RendezvousConnected;
-    else if (this.role !== 'rendezvous' && hs.reqType > 0) this.hsReplyType = ReqType.Response;
+    if (this.state !== 'closed') this.hs.onConnected(hs);
   }
 
   private establish(now: number, peer: PeerParams): void {
@@ -414,8 +375,7 @@ export class Connection {
     this.sender.start(now);
     this.state = 'connected';
     this.timers.clearAll();
-    this.handshaker = null;
-    if (this.role !== 'server') this.hsDue = false;
+    this.hs.established();
     // Tells a server or rendezvous peer that holds its first data back (Sender.holdNewData) that we are ready for it.
     if (this.role !== 'server') this.keepAliveDue = true;
     // A libudt rendezvous peer, like a libudt client, drops data that beats the end of its own connect().
@@ -455,8 +415,7 @@ export class Connection {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
-    this.hsDue = false;
-    this.hsReplyType = 0;
+    this.hs.cancel();
     this.keepAliveDue = false;
     const error = this.closeError ?? errorForReason(reason, detail);
     this.timers.clearAll();
@@ -465,8 +424,7 @@ export class Connection {
   }
 
   private pushEvent(ev: ConnectionEvent): void {
-    if (this.events === NO_EVENTS) this.events = [ev];
-    else this.events.push(ev);
+    this.events.push(ev);
   }
 
   private drainDrops(): void {
@@ -481,19 +439,7 @@ export class Connection {
 
   /** The next event, or undefined. */
   pollEvent(): ConnectionEvent | undefined {
-    const q = this.events;
-    if (q.length === 0) {
-      if (!this.readablePending) return undefined;
-      this.readablePending = false;
-      return READABLE;
-    }
-    if (this.readablePending) {
-      this.readablePending = false;
-      q.push(READABLE);
-    }
-    const ev = q.shift();
-    if (q.length === 0) this.events = NO_EVENTS;
-    return ev;
+    return this.events.poll();
   }
 
   /**
@@ -501,7 +447,7 @@ export class Connection {
    * the same `horizon` as to pollTransmit: data due within it is reported that much earlier.
    */
   pollTimeout(horizon = 0): number {
-    if (this.hsDue || this.hsReplyType !== 0 || this.shutdownDue || this.keepAliveDue) return 0;
+    if (this.hs.pending || this.shutdownDue || this.keepAliveDue) return 0;
     if (this.state === 'closed') return Infinity;
     let t = this.timers.next();
     if (this.state === 'connecting') return t;
@@ -537,7 +483,7 @@ export class Connection {
         return;
       }
       if (t.due(Timer.HandshakeRetry, now)) {
-        this.hsDue = true;
+        this.hs.sendRequest();
         t.set(Timer.HandshakeRetry, now + HANDSHAKE_RETRY_US);
       }
       return;
@@ -571,7 +517,7 @@ export class Connection {
    */
   pollTransmit(now: number, out: TransmitBuffer, horizon = 0): void {
     const start = out.count;
-    if (this.hsDue || this.hsReplyType !== 0) this.writeHandshake(out);
+    if (this.hs.pending) this.hs.write(out, this.state === 'connecting', this.mss, this.peerSocketId);
     if (this.state === 'connected' || this.state === 'closing') {
       const s = this.sender!;
       const dst = this.peerSocketId;
@@ -599,27 +545,5 @@ export class Connection {
       this.lastSendTime = now;
       for (let i = start; i < out.count; i++) this.counters.wireBytesSent += out.lengths[i];
     }
-  }
-
-  private writeHandshake(out: TransmitBuffer): void {
-    if (out.count >= out.capacity) return;
-    let hs: Handshake;
-    let dst: number;
-    if (this.hsDue && this.state === 'connecting' && this.handshaker) {
-      hs = this.handshaker.request();
-      dst = this.handshaker.destination;
-    } else if (this.hsDue && this.role === 'server') {
-      hs = { ...buildHandshake(this.handshakeLocal(), ReqType.Response, this.hsCookie), mss: this.mss };
-      dst = this.peerSocketId;
-    } else if (this.hsReplyType !== 0 && this.state !== 'connecting') {
-      hs = { ...buildHandshake(this.handshakeLocal(), this.hsReplyType, 0), mss: this.mss };
-      dst = this.peerSocketId;
-    } else {
-      this.hsDue = false;
-      return;
-    }
-    this.hsDue = false;
-    this.hsReplyType = 0;
-    commitSlot(out, writeHandshake(out.buf, nextSlot(out), dst, hs), 0);
   }
 }

@@ -10,26 +10,10 @@ import { createRng, random31 } from '../core/rng.js';
 import { SlotPool } from '../core/slot-pool.js';
 import type { BoundInfo, Engine, PeerAddress, RxBatch, TxBatch } from '../engine/engine.js';
 import { nowUs } from './clock.js';
-import { DeadlineHeap, type HeapItem } from './deadline-heap.js';
+import { AcceptedIndex } from './accepted-index.js';
+import { ConnEntry, type ConnectionSink, type ListenerHooks } from './conn-entry.js';
+import { DeadlineHeap } from './deadline-heap.js';
 import { debug } from './debug.js';
-
-/** Receives a connection's events; implemented by the public socket. */
-export interface ConnectionSink {
-  onConnectionEvent(ev: ConnectionEvent): void;
-  /** The connection is gone from the endpoint (closed and flushed). */
-  onDetached?(): void;
-  /** The UDP socket failed; the connection cannot continue. */
-  onEndpointError?(err: Error): void;
-}
-
-export interface ListenerHooks {
-  sockType: number;
-  makeConfig(): CoreConfig;
-  /** May a new connection be accepted now (max connections)? */
-  canAccept(): boolean;
-  /** A new server-side connection; returns the sink for its events. */
-  accept(entry: ConnEntry, peer: PeerAddress): ConnectionSink;
-}
 
 export interface EndpointCounters {
   /** Datagrams too short or not decodable where a control packet was expected. */
@@ -42,23 +26,6 @@ export interface EndpointCounters {
   handshakesIgnored: number;
   /** Connection requests answered with a rejection. */
   rejected: number;
-}
-
-export class ConnEntry implements HeapItem {
-  deadline = Infinity;
-  heapIndex = -1;
-  dirty = false;
-  queuedTx = false;
-  /** The next accepted connection whose client used the same socket id (see Endpoint.byRequest). */
-  nextSameClientId: ConnEntry | null = null;
-  rendezvousPeer = false;
-  lastNakCount = 0;
-  lastPeriod = 0;
-  constructor(
-    readonly conn: Connection,
-    readonly peer: number,
-    public sink: ConnectionSink | null,
-  ) {}
 }
 
 const channels = {
@@ -78,8 +45,7 @@ export class Endpoint {
   /** Data due within this many µs is handed to the engine ahead of time (pacing engines only). */
   readonly horizon: number;
   private readonly connections = new Map<number, ConnEntry>();
-  /** Accepted connections by the client's socket id, chained through nextSameClientId (a request is that id, address and ISN). */
-  private readonly byRequest = new Map<number, ConnEntry>();
+  private readonly accepted = new AcceptedIndex();
   private readonly rendezvousByPeer = new Map<number, ConnEntry>();
   private readonly handleRefs = new Map<number, number>();
   private transientHandles = new Set<number>();
@@ -320,8 +286,7 @@ export class Endpoint {
   }
 
   private acceptRequest(now: number, hs: Handshake, handle: number, addr: PeerAddress): void {
-    let existing = this.byRequest.get(hs.socketId) ?? null;
-    while (existing && (existing.peer !== handle || existing.conn.isn !== hs.isn)) existing = existing.nextSameClientId;
+    const existing = this.accepted.find(hs.socketId, handle, hs.isn);
     if (existing) {
       existing.conn.resendHandshakeResponse();
       this.markDirtyNoSchedule(existing);
@@ -336,8 +301,7 @@ export class Endpoint {
     }
     const conn = Connection.accept(hooks.makeConfig(), { localSocketId: this.allocSocketId(), peerAddress: addr.address, now, pool: this.pool }, hs);
     const e = this.addEntry(conn, handle, null);
-    e.nextSameClientId = this.byRequest.get(hs.socketId) ?? null;
-    this.byRequest.set(hs.socketId, e);
+    this.accepted.add(hs.socketId, e);
     e.sink = hooks.accept(e, addr);
   }
 
@@ -450,24 +414,12 @@ export class Endpoint {
   private detach(e: ConnEntry): void {
     if (this.connections.get(e.conn.localSocketId) !== e) return;
     this.connections.delete(e.conn.localSocketId);
-    if (e.conn.role === 'server') this.forgetRequest(e);
+    if (e.conn.role === 'server') this.accepted.remove(e.conn.peerSocketId, e);
     if (e.rendezvousPeer && this.rendezvousByPeer.get(e.peer) === e) this.rendezvousByPeer.delete(e.peer);
     this.heap.remove(e);
     this.unrefHandle(e.peer);
     e.sink?.onDetached?.();
     this.release();
-  }
-
-  private forgetRequest(e: ConnEntry): void {
-    const id = e.conn.peerSocketId;
-    let prev = this.byRequest.get(id);
-    if (prev === e) {
-      if (e.nextSameClientId) this.byRequest.set(id, e.nextSameClientId);
-      else this.byRequest.delete(id);
-      return;
-    }
-    while (prev && prev.nextSameClientId !== e) prev = prev.nextSameClientId ?? undefined;
-    if (prev) prev.nextSameClientId = e.nextSameClientId;
   }
 
   private onTimer(): void {
