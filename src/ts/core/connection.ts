@@ -241,8 +241,10 @@ export class Connection {
       return;
     }
     // A keep-alive proves the peer alive but says nothing about our unacknowledged data: restarting EXP on it would
-    // stall a lost tail forever once the peer's keep-alive period is shorter than our EXP interval.
-    if (pkt.kind === 'keepalive') this.lastRecvTime = now;
+    // stall a lost tail forever once the peer's keep-alive period is shorter than our EXP interval. The same goes for
+    // an ACK that repeats the last one (libudt repeats it every RTT + 4 RTTVar and never re-NAKs: a hole whose
+    // retransmission was lost would then wait for our head-of-line timer, one hole per ACK interval).
+    if (pkt.kind === 'keepalive' || (pkt.kind === 'ack' && this.sender?.isStaleAck(pkt.ackNo))) this.lastRecvTime = now;
     else this.heard(now);
     this.handleControl(now, pkt);
     if (pkt.kind !== 'handshake') this.sender?.releaseNewData();

@@ -10,6 +10,8 @@ import type { ConnectionCounters } from './stats.js';
 import { commitSlot, nextSlot, type TransmitBuffer } from './transmit.js';
 
 const MAX_PENDING_ACK2 = 64;
+/** Lost retransmissions of this many holes in a row (see onTimer) are taken for a burst loss. */
+const HEAD_LOSS_BURST = 3;
 const SYN_US = 10_000;
 /** The queue of every sender with nothing queued since it was last trimmed (never written to). */
 const NONE: number[] = [];
@@ -59,6 +61,10 @@ export class Sender implements CcState {
   /** New data waits until this time, µs (0 = no hold); see holdNewData. */
   private holdUntil = 0;
   private period = 1;
+  /** The last time a retransmission of the oldest hole was presumed lost, for which packet, and how many in a row. */
+  private headLossAt = -Infinity;
+  private headLossSeq = -1;
+  private headLossStreak = 0;
   private pendingAck2 = NONE;
   private pendingDrops = NONE;
   private readonly minPeriod: number;
@@ -113,6 +119,11 @@ export class Sender implements CcState {
     return this.buffer.packets > 0;
   }
 
+  /** An ACK to `ackNo` would acknowledge nothing new while data waits for one. */
+  isStaleAck(ackNo: number): boolean {
+    return this.buffer.packets > 0 && seqCmp(ackNo, this.sndLastAck) <= 0;
+  }
+
   /**
    * The flow window bounds everything unacknowledged (it is receive-buffer space); the congestion window only what
    * may still be on the wire, so packets already reported lost and waiting for retransmission do not count.
@@ -143,12 +154,38 @@ export class Sender implements CcState {
     return this.buffer.lastTxAt(idx) + this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
   }
 
-  /** Runs the sender's own timer: re-queues a lost retransmission of the oldest hole. */
+  /**
+   * Runs the sender's own timer: re-queues a lost retransmission of the oldest hole. When that happens to several
+   * holes in a row, each within two timeouts of the last, the retransmissions went into a burst loss (a receiver's
+   * full socket buffer, say) and most of the others are lost too; a libudt receiver NAKs a gap only once, so rather
+   * than one hole per ACK interval, every retransmission older than the timeout goes again at once.
+   */
   onTimer(now: number): void {
-    if (now >= this.headRetransmitDeadline()) {
-      this.counters.pktSndLoss += this.loss.insert(this.sndLastAck, this.sndLastAck);
-      this.sendSoon(now);
+    const deadline = this.headRetransmitDeadline();
+    if (now < deadline) return;
+    const rto = this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
+    const streak = this.headLossSeq !== this.sndLastAck && now - this.headLossAt <= 2 * rto;
+    this.headLossStreak = streak ? this.headLossStreak + 1 : 1;
+    this.headLossAt = now;
+    this.headLossSeq = this.sndLastAck;
+    let added = this.loss.insert(this.sndLastAck, this.sndLastAck);
+    if (this.headLossStreak >= HEAD_LOSS_BURST) added += this.requeueRetransmissions(now - rto);
+    this.counters.pktSndLoss += added;
+    this.sendSoon(now);
+  }
+
+  /** Re-queues every unacknowledged packet beyond the oldest whose last retransmission went out before `before`. */
+  private requeueRetransmissions(before: number): number {
+    const b = this.buffer;
+    let added = 0;
+    let seq = this.sndLastAck;
+    for (let n = this.flightSize - 1; n > 0; n--) {
+      seq = seqInc(seq);
+      const idx = b.indexOf(seq);
+      if (idx < 0) break;
+      if (b.sentTimeAt(idx) < 0 && !b.isDropped(idx) && b.lastTxAt(idx) <= before) added += this.loss.insert(seq, seq);
     }
+    return added;
   }
 
   /**
