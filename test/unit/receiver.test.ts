@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/ts/core/config.js';
 import { Connection } from '../../src/ts/core/connection.js';
-import { Boundary, HEADER_SIZE, ipToBytes, msgWord, writeDataHeader, type Handshake } from '../../src/ts/core/packet.js';
+import { Boundary, decodePacket, HEADER_SIZE, ipToBytes, msgWord, writeDataHeader, type Handshake } from '../../src/ts/core/packet.js';
+import { createTransmitBuffer } from '../../src/ts/core/transmit.js';
 import { Receiver } from '../../src/ts/core/receiver.js';
 import { SlotPool } from '../../src/ts/core/slot-pool.js';
 import { ConnectionCounters } from '../../src/ts/core/stats.js';
@@ -47,5 +48,36 @@ describe('oversized data packets', () => {
     if (got) expect(Array.from(got)).toEqual(new Array(len).fill(0xab));
     expect(got).toBeNull();
     expect(conn.counters.bytesRecv).toBe(0);
+  });
+});
+
+describe('light ACK after short packets', () => {
+  const lightAcks = (r: Receiver, now: number): number => {
+    const out = createTransmitBuffer(8, 1500);
+    r.pollControl(now, out, 1);
+    let n = 0;
+    for (let i = 0; i < out.count; i++) {
+      const p = decodePacket(out.buf, i * out.stride, out.lengths[i]);
+      if (p.kind === 'ack' && p.light) n++;
+    }
+    return n;
+  };
+
+  it('goes 1 ms after a run of short packets pauses, once for the run, not 1 ms after its first packet', () => {
+    const c = new ConnectionCounters();
+    const r = new Receiver(c, 100, 1024, 0, false, null, false);
+    const data = new Uint8Array(100);
+    // Short packets (50 of 100 bytes) every 200 µs for 3 ms: a request/response flow.
+    let t = 0;
+    for (let seq = 0; seq < 15; seq++, t += 200) {
+      r.onData(t, seq, msgWord(Boundary.Solo, true, seq + 1), data, 0, 50, true);
+      expect(r.nextDeadline()).toBe(t + 1000);
+      expect(lightAcks(r, t)).toBe(0);
+    }
+    const last = t - 200;
+    expect(lightAcks(r, last + 999)).toBe(0);
+    expect(lightAcks(r, last + 1000)).toBe(1);
+    expect(c.pktSentLightACK).toBe(1);
+    expect(lightAcks(r, last + 2000)).toBe(0);
   });
 });

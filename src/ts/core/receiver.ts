@@ -98,9 +98,11 @@ export class Receiver {
       if (this.periodicNak && this.nextNakTime === Infinity) this.nextNakTime = now + this.nakInterval();
     }
     // A short packet usually ends a write: tell the sender soon, with a light ACK (no ACK2 round). libudt sends a
-    // full ACK at once; a short delay lets a request/response flow ack a run of replies with one datagram instead
-    // of one each (every datagram on loopback costs a syscall and a wake-up on both ends).
-    if (len !== this.payloadSize && this.lightAckAt === Infinity) this.lightAckAt = now + SHORT_PACKET_ACK_DELAY_US;
+    // full ACK at once; we wait until the short packets pause for SHORT_PACKET_ACK_DELAY_US, so a request/response
+    // flow acks a whole run of replies with one datagram (every datagram on loopback costs a syscall and a wake-up
+    // on both ends, and one arriving just before a reply delays it); the 64-packet light ACK and the 10 ms full ACK
+    // still come while the run lasts.
+    if (len !== this.payloadSize) this.lightAckAt = now + SHORT_PACKET_ACK_DELAY_US;
     if (seqCmp(seq, this.rcvCurr) > 0) this.rcvCurr = seq;
     else this.loss.remove(seq);
     if (++this.pktsSinceAck % LIGHT_ACK_EVERY === 0) this.lightAckDue = true;
