@@ -151,7 +151,12 @@ export class Sender implements CcState {
     if (this.loss.size > 0 || this.flightSize === 0) return Infinity;
     const idx = this.buffer.indexOf(this.sndLastAck);
     if (idx < 0 || this.buffer.sentTimeAt(idx) >= 0 || this.buffer.isDropped(idx)) return Infinity;
-    return this.buffer.lastTxAt(idx) + this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
+    return this.buffer.lastTxAt(idx) + this.retransmitTimeout();
+  }
+
+  /** How long a retransmission may go unacknowledged before it is presumed lost. */
+  private retransmitTimeout(): number {
+    return this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
   }
 
   /**
@@ -161,9 +166,8 @@ export class Sender implements CcState {
    * than one hole per ACK interval, every retransmission older than the timeout goes again at once.
    */
   onTimer(now: number): void {
-    const deadline = this.headRetransmitDeadline();
-    if (now < deadline) return;
-    const rto = this.rttEstimator.rtt + 4 * this.rttEstimator.rttVar + 2 * SYN_US;
+    if (now < this.headRetransmitDeadline()) return;
+    const rto = this.retransmitTimeout();
     const streak = this.headLossSeq !== this.sndLastAck && now - this.headLossAt <= 2 * rto;
     this.headLossStreak = streak ? this.headLossStreak + 1 : 1;
     this.headLossAt = now;
