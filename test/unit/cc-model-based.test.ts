@@ -1,8 +1,9 @@
 // Model-based (BBR-like) congestion control stepped through a fake CcState: a steady path, loss holes, RTT sources.
 import { describe, expect, it } from 'vitest';
-import type { CcState, CongestionController } from '../../src/ts/core/congestion/controller.js';
+import type { CongestionController } from '../../src/ts/core/congestion/controller.js';
 import { CountHistory } from '../../src/ts/core/congestion/count-history.js';
 import { ModelBasedController } from '../../src/ts/core/congestion/model-based.js';
+import { FakeCcState } from '../support/fake-cc-state.js';
 
 const ISN = 1000;
 const ACK_US = 10_000;
@@ -11,30 +12,9 @@ const RATE = 8333;
 const RTT = 100_000;
 const BDP = (RATE * RTT) / 1e6;
 
-class FakeState implements CcState {
-  mss = 1500;
-  sndCurr = ISN - 1;
-  sndLastAck = ISN;
-  rtt = RTT;
-  rttVar = 1000;
-  lastRttSample = RTT;
-  lastReportedRtt = RTT;
-  recvRate = RATE;
-  lastArrivalRate = RATE;
-  bandwidth = RATE;
-  maxFlowWindow = 8192;
-  flightSize = 0;
-  sentPackets = 0;
-  nakLostPackets = 0;
-  deliveredPackets = 0;
-  random(): number {
-    return 0.5;
-  }
-}
-
 interface Run {
   cc: CongestionController;
-  s: FakeState;
+  s: FakeCcState;
   now: number;
 }
 
@@ -58,7 +38,7 @@ function steady(r: Run, us: number, rtts: () => [number, number] = () => [RTT, R
 }
 
 function started(): Run {
-  const s = new FakeState();
+  const s = new FakeCcState(ISN, { rtt: RTT, rttVar: 1000, lastRttSample: RTT, lastReportedRtt: RTT, recvRate: RATE, lastArrivalRate: RATE, bandwidth: RATE });
   const cc: CongestionController = new ModelBasedController();
   cc.init(s, 0);
   const r = { cc, s, now: 0 };

@@ -1,35 +1,14 @@
 // UDT native congestion control (spec §9) stepped by hand through a fake CcState.
 import { describe, expect, it } from 'vitest';
-import type { CcState, CongestionController } from '../../src/ts/core/congestion/controller.js';
+import type { CongestionController } from '../../src/ts/core/congestion/controller.js';
 import { UdtNativeController } from '../../src/ts/core/congestion/udt-native.js';
+import { FakeCcState } from '../support/fake-cc-state.js';
 
 const RC = 10_000;
 const ISN = 1000;
 
-class FakeState implements CcState {
-  mss = 1500;
-  sndCurr = ISN - 1;
-  sndLastAck = ISN;
-  rtt = 100_000;
-  rttVar = 50_000;
-  lastRttSample = 100_000;
-  lastReportedRtt = 100_000;
-  sentPackets = 0;
-  nakLostPackets = 0;
-  recvRate = 0;
-  lastArrivalRate = 0;
-  bandwidth = 1;
-  maxFlowWindow = 8192;
-  flightSize = 0;
-  deliveredPackets = 0;
-  randomValue = 0.5;
-  random(): number {
-    return this.randomValue;
-  }
-}
-
-function setup(over: Partial<FakeState> = {}): { cc: CongestionController; s: FakeState } {
-  const s = Object.assign(new FakeState(), { lastArrivalRate: over.recvRate ?? 0 }, over);
+function setup(over: Partial<FakeCcState> = {}): { cc: CongestionController; s: FakeCcState } {
+  const s = Object.assign(new FakeCcState(ISN, { lastArrivalRate: over.recvRate ?? 0 }), over);
   const cc: CongestionController = new UdtNativeController();
   cc.init(s, 0);
   return { cc, s };
@@ -39,7 +18,7 @@ function setup(over: Partial<FakeState> = {}): { cc: CongestionController; s: Fa
 const incOf = (p0: number, p1: number) => RC * (1 / p1 - 1 / p0);
 
 /** Leaves slow start through an ACK (cwnd > maxFlowWindow) with period 1e6/recvRate, then one increase step. */
-function afterSlowStart(bandwidth: number, recvRate = 1000): { cc: CongestionController; s: FakeState; now: number } {
+function afterSlowStart(bandwidth: number, recvRate = 1000): { cc: CongestionController; s: FakeCcState; now: number } {
   const { cc, s } = setup({ maxFlowWindow: 16, recvRate, bandwidth });
   s.sndCurr = ISN + 10;
   cc.onAck(ISN + 10, RC);
